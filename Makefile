@@ -1,0 +1,65 @@
+# Single entry point: `make serve` (install + start under supervisor), `make test` (whole suite).
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export PROJECT_DIR := $(CURDIR)
+export RUN_DIR ?= $(CURDIR)/run
+export REDIS_PORT ?= 6380
+export BIND ?= 127.0.0.1:8000
+export WORKERS ?= 2
+APT_PACKAGES := redis-server supervisor curl
+
+.PHONY: system-deps install serve stop status logs test train-names evaluate-names pretrain-encoder train-entities evaluate-entities bench clean
+
+system-deps:  ## Debian packages: redis-server, supervisor (and python3-venv where missing)
+	@if ! command -v redis-server >/dev/null || ! command -v supervisord >/dev/null || ! command -v curl >/dev/null \
+	    || ! $(PY) -m venv --help >/dev/null 2>&1; then \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES) python3-venv; \
+	fi
+
+$(VENV)/.installed: requirements.txt
+	$(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt
+	touch $@
+
+install: system-deps $(VENV)/.installed  ## venv with pinned requirements (torch==2.13.0 CPU)
+
+serve: install  ## start redis + gunicorn under supervisor and wait until /ready
+	@mkdir -p $(RUN_DIR)
+	@if [ -S $(RUN_DIR)/supervisor.sock ] && supervisorctl -c deploy/supervisord.conf status >/dev/null 2>&1; then \
+	  supervisorctl -c deploy/supervisord.conf restart all; else supervisord -c deploy/supervisord.conf; fi
+	@for i in $$(seq 1 60); do curl -sf http://$(BIND)/ready >/dev/null && break; sleep 1; done
+	@curl -s http://$(BIND)/ready && echo && echo "serving on http://$(BIND) (make stop to stop)" \
+	  || { echo "service not ready; see $(RUN_DIR)/gunicorn.log"; supervisorctl -c deploy/supervisord.conf status; exit 1; }
+
+stop:
+	-supervisorctl -c deploy/supervisord.conf shutdown
+
+status:
+	supervisorctl -c deploy/supervisord.conf status
+
+test: install  ## the whole suite (starts its own redis-server/supervisord on free ports)
+	$(VENV)/bin/python -m pytest -q tests
+
+train-names:  ## retrain the three shipped name checkpoints (about 10 min on 2 cores)
+	for arch in gru lstm rnn; do $(VENV)/bin/python -m models.train_names --arch $$arch; done
+
+evaluate-names:
+	$(VENV)/bin/python -m models.evaluate_names --arch gru lstm rnn
+
+pretrain-encoder:  ## about an hour on 2 CPU cores
+	$(VENV)/bin/python -m models.pretrain_encoder --threads 1 --layers 3 --epochs 4 --max-minutes 60
+
+train-entities:
+	$(VENV)/bin/python -m models.train_entities
+
+evaluate-entities:
+	$(VENV)/bin/python -m models.evaluate_entities
+
+bench:
+	$(VENV)/bin/python bench/model_limits.py
+
+clean:
+	rm -rf $(RUN_DIR) .pytest_cache

@@ -1,0 +1,63 @@
+"""App factory: defaults -> environment -> test config; models and cache attached per process."""
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+from flask import Flask, g, request
+
+
+@dataclass
+class ServiceContext:
+    config: dict
+    registry: object
+    cache: object
+    metrics: object
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    from app import config as cfg
+    settings = {**cfg.from_env(), "LOAD_MODELS": True, **(test_config or {})}
+    # Before torch is imported: workers x threads must not exceed the cores (see docs/benchmarks.md).
+    os.environ.setdefault("OMP_NUM_THREADS", str(settings["TORCH_THREADS"]))
+    import torch
+    torch.set_num_threads(int(settings["TORCH_THREADS"]))
+
+    from app import errors, views
+    from app.cache import NoCache, PredictionCache
+    from app.metrics import Metrics
+    from app.registry import ModelRegistry
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    app = Flask(__name__)
+    app.config.update(settings)
+    metrics = Metrics()
+    registry = ModelRegistry(settings)
+    if settings["LOAD_MODELS"]:
+        registry.load()
+    cache = PredictionCache(settings["REDIS_URL"], settings["CACHE_TTL_SECONDS"], settings["REDIS_SOCKET_TIMEOUT"],
+                            settings["CACHE_RETRY_AFTER_SECONDS"], metrics) if settings["CACHE_ENABLED"] else NoCache()
+    app.extensions["inference"] = ServiceContext(settings, registry, cache, metrics)
+    errors.init_app(app)
+    app.register_blueprint(views.bp)
+    _instrument(app, metrics, [o.strip() for o in settings["CORS_ORIGINS"].split(",") if o.strip()])
+    return app
+
+
+def _instrument(app: Flask, metrics, cors_origins: list[str]):
+    @app.before_request
+    def _start():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response):
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"  # bounded label set
+        metrics.requests.labels(endpoint=endpoint, method=request.method, status=str(response.status_code)).inc()
+        metrics.latency.labels(endpoint=endpoint, method=request.method).observe(time.perf_counter() - g.get("started", time.perf_counter()))
+        origin = request.headers.get("Origin")
+        if origin and ("*" in cors_origins or origin in cors_origins):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response.headers["Vary"] = "Origin"
+        return response

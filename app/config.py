@@ -1,0 +1,34 @@
+"""Service configuration: defaults, overridden once from the environment (see README table)."""
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS = {
+    "NAME_CHECKPOINTS_DIR": str(ROOT / "checkpoints"),   # holds names-<arch>/ folders
+    "NAME_MODELS": "gru,lstm,rnn",                        # every one must load for /ready
+    "DEFAULT_NAME_MODEL": "gru",
+    "ENTITY_ENCODER_DIR": str(ROOT / "checkpoints" / "entity-encoder"),
+    "ENTITY_RNN_DIR": str(ROOT / "checkpoints" / "entity-rnn"),
+    "ENTITY_REVIEW": True,                                # load and serve /review-entity
+    "REDIS_URL": "redis://127.0.0.1:6380/0",
+    "CACHE_ENABLED": True,
+    "CACHE_TTL_SECONDS": 86400,
+    "REDIS_SOCKET_TIMEOUT": 0.05,                         # seconds; a slow Redis is treated as down
+    "CACHE_RETRY_AFTER_SECONDS": 5.0,                     # circuit breaker: skip Redis this long after an error
+    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,                # bytes; larger bodies get 413
+    "LOW_CONFIDENCE_THRESHOLD": 0.5,
+    "CORS_ORIGINS": "",                                   # comma-separated origins allowed to call the API
+    "TORCH_THREADS": 1,
+}
+
+
+def _coerce(default, raw: str):
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    return type(default)(raw)
+
+
+def from_env(environ=os.environ) -> dict:
+    """DEFAULTS with any variable of the same name from the environment, typed like its default."""
+    return {k: _coerce(v, environ[k]) if k in environ else v for k, v in DEFAULTS.items()}

@@ -1,0 +1,59 @@
+"""One JSON error envelope for everything: {"error": {"code": ..., "message": ...}}."""
+import logging
+
+from flask import jsonify
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    status, code = 400, "bad_request"
+
+    def __init__(self, message: str, code: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.status = status or self.status
+
+
+class NotReady(ApiError):
+    status, code = 503, "not_ready"
+
+
+HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
+              415: "unsupported_media_type"}
+
+
+def error_response(status: int, code: str, message: str):
+    return jsonify(error={"code": code, "message": message}), status
+
+
+def describe(e: ValidationError) -> str:
+    """'field.path: reason' for the first few problems; never echoes huge inputs back."""
+    parts = []
+    for err in e.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def init_app(app):
+    @app.errorhandler(ApiError)
+    def _api(e):
+        return error_response(e.status, e.code, e.message)
+
+    @app.errorhandler(ValidationError)
+    def _validation(e):
+        malformed = any(err["type"] == "json_invalid" for err in e.errors())
+        return error_response(400, "malformed_json" if malformed else "invalid_request", describe(e))
+
+    @app.errorhandler(HTTPException)
+    def _http(e):
+        return error_response(e.code or 500, HTTP_CODES.get(e.code, "http_error"), e.description or e.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(e):  # a bug, not bad input: log the trace, never show it
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "internal error; see server log")

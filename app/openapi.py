@@ -1,0 +1,54 @@
+"""OpenAPI 3.1 document generated from the pydantic schemas that validate requests."""
+from functools import cache
+
+from pydantic.json_schema import models_json_schema
+
+from app import schemas as s
+
+REF = "#/components/schemas/{model}"
+
+
+def _json(model):
+    return {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}}
+
+
+def _responses(ok_models, *errors):
+    ok = {"oneOf": [{"$ref": REF.format(model=m.__name__)} for m in ok_models]} if len(ok_models) > 1 \
+        else {"$ref": REF.format(model=ok_models[0].__name__)}
+    out = {"200": {"description": "OK", "content": {"application/json": {"schema": ok}}}}
+    for code in errors:
+        out[str(code)] = {"description": "error", "content": _json(s.ErrorResponse)}
+    return out
+
+
+@cache
+def document() -> dict:
+    models = [(m, "validation") for m in (s.ClassifyRequest, s.ReviewRequest)] + \
+             [(m, "serialization") for m in (s.ClassifyResponse, s.ClassifyBatchResponse, s.ReviewResponse,
+                                             s.ReviewBatchResponse, s.FeatureReviewResponse, s.Health, s.Ready,
+                                             s.ErrorResponse)]
+    _, defs = models_json_schema(models, ref_template=REF)
+    post_errors = (400, 413, 415, 503)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Name origin & medical entity review service", "version": "1.0.0",
+                 "description": "Predictions are statistical estimates, never identity; do not gate anything on them."},
+        "paths": {
+            "/classify": {"post": {"summary": "Languages/countries a name most likely comes from",
+                                   "requestBody": {"required": True, "content": _json(s.ClassifyRequest)},
+                                   "responses": _responses([s.ClassifyResponse, s.ClassifyBatchResponse], *post_errors)}},
+            "/review-entity": {"post": {"summary": "Is a candidate string a valid medical entity?",
+                                        "requestBody": {"required": True, "content": _json(s.ReviewRequest)},
+                                        "responses": _responses([s.ReviewResponse, s.ReviewBatchResponse,
+                                                                 s.FeatureReviewResponse], *post_errors)}},
+            "/health": {"get": {"summary": "Liveness", "responses": _responses([s.Health])}},
+            "/ready": {"get": {"summary": "Readiness: all expected models loaded",
+                               "responses": {**_responses([s.Ready]),
+                                             "503": {"description": "not ready", "content": _json(s.Ready)}}}},
+            "/metrics": {"get": {"summary": "Prometheus exposition",
+                                 "responses": {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+            "/openapi.json": {"get": {"summary": "This document",
+                                      "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+        },
+        "components": {"schemas": defs["$defs"]},
+    }

@@ -1,0 +1,49 @@
+"""Loads the configured checkpoints once per process and knows which are ready.
+
+Readiness is an explicit list of expected models, each proven by one smoke inference at
+load (an empty registry is never "ready"). A checkpoint that fails to load raises: the
+worker does not boot, and gunicorn/supervisor show why in the log.
+"""
+import logging
+from pathlib import Path
+
+from models.entity_reviewer import EntityReviewer
+from models.name_predictor import NamePredictor
+
+log = logging.getLogger(__name__)
+
+
+class ModelRegistry:
+    def __init__(self, config: dict):
+        self.expected = [f"names-{a.strip()}" for a in config["NAME_MODELS"].split(",") if a.strip()]
+        if config["ENTITY_REVIEW"]:
+            self.expected.append("entity-review")
+        self.config = config
+        self.names: dict[str, NamePredictor] = {}
+        self.entity: EntityReviewer | None = None
+
+    def load(self):
+        for model_id in self.expected:
+            if model_id == "entity-review":
+                reviewer = EntityReviewer.load(Path(self.config["ENTITY_ENCODER_DIR"]), Path(self.config["ENTITY_RNN_DIR"]))
+                reviewer.scores(["手内肌萎缩"])  # smoke inference
+                self.entity = reviewer
+                log.info("loaded entity-review %s", reviewer.version)
+            else:
+                predictor = NamePredictor.load(Path(self.config["NAME_CHECKPOINTS_DIR"]) / model_id)
+                predictor.probabilities(["Nakamura"])  # smoke inference
+                self.names[model_id.removeprefix("names-")] = predictor
+                log.info("loaded %s %s", model_id, predictor.version)
+        return self
+
+    def versions(self) -> dict[str, str]:
+        loaded = {f"names-{k}": p.version for k, p in self.names.items()}
+        if self.entity:
+            loaded["entity-review"] = self.entity.version
+        return loaded
+
+    def missing(self) -> list[str]:
+        return [m for m in self.expected if m not in self.versions()]
+
+    def ready(self) -> bool:
+        return bool(self.expected) and not self.missing()

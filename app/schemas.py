@@ -1,0 +1,124 @@
+"""Request/response schemas: they validate every request and generate /openapi.json."""
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+MAX_BATCH_ITEMS = 1000
+MAX_NAME_CHARS = 100
+MAX_ENTITY_CHARS = 64   # = models.entity_encoder.MAX_CHARS
+FEATURE_DIM = 768
+NAME_MODELS = ("rnn", "lstm", "gru")
+
+
+def _not_blank(v: str) -> str:
+    if not v.strip():
+        raise ValueError("must contain a non-whitespace character")
+    return v
+
+
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS, examples=["Nakamura"]), AfterValidator(_not_blank)]
+EntityText = Annotated[str, Field(min_length=1, max_length=MAX_ENTITY_CHARS, examples=["手内肌萎缩"]),
+                       AfterValidator(_not_blank)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+FeatureRow = Annotated[list[FiniteFloat], Field(min_length=FEATURE_DIM, max_length=FEATURE_DIM)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _exactly_one(obj, fields):
+    given = [f for f in fields if getattr(obj, f) is not None]
+    if len(given) != 1:
+        raise ValueError(f"give exactly one of {', '.join(fields)}")
+    return obj
+
+
+class ClassifyRequest(Strict):
+    """One name (`name`) or a batch (`names`), optionally the model and how many languages to return."""
+    name: Name | None = None
+    names: Annotated[list[Name], Field(min_length=1, max_length=MAX_BATCH_ITEMS)] | None = None
+    model: Literal[NAME_MODELS] | None = Field(None, description="default: the service's DEFAULT_NAME_MODEL")
+    top_k: int = Field(3, ge=1, le=18)
+
+    @model_validator(mode="after")
+    def _one_input(self):
+        return _exactly_one(self, ("name", "names"))
+
+
+class ReviewRequest(Strict):
+    """One candidate (`text`), a batch (`texts`) or precomputed per-character features (`features`)."""
+    text: EntityText | None = None
+    texts: Annotated[list[EntityText], Field(min_length=1, max_length=MAX_BATCH_ITEMS)] | None = None
+    features: Annotated[list[FeatureRow], Field(min_length=1, max_length=MAX_ENTITY_CHARS)] | None = None
+
+    @model_validator(mode="after")
+    def _one_input(self):
+        return _exactly_one(self, ("text", "texts", "features"))
+
+
+class Prediction(BaseModel):
+    language: str
+    countries: list[str] = Field(description="ISO 3166-1 alpha-2 codes; a form pre-selects the first")
+    probability: float
+
+
+class NameResult(BaseModel):
+    name: str
+    cached: bool
+    predictions: list[Prediction]
+    low_confidence: bool = Field(description="top probability below the service's LOW_CONFIDENCE_THRESHOLD")
+
+
+class ClassifyResponse(NameResult):
+    model: str
+    model_version: str
+
+
+class ClassifyBatchResponse(BaseModel):
+    model: str
+    model_version: str
+    results: list[NameResult]
+
+
+class ReviewResult(BaseModel):
+    text: str
+    valid: bool
+    score: float = Field(description="probability that the text is a valid medical entity")
+    cached: bool
+
+
+class ReviewResponse(ReviewResult):
+    model_version: str
+
+
+class ReviewBatchResponse(BaseModel):
+    model_version: str
+    results: list[ReviewResult]
+
+
+class FeatureReviewResponse(BaseModel):
+    valid: bool
+    score: float
+    model_version: str
+    cached: bool = False
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready", "not_ready"]
+    models: dict[str, str] = Field(description="loaded model -> model_version")
+    missing: list[str]
+    cache: Literal["ok", "unavailable", "disabled"]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,81 @@
+"""One function per endpoint: cache lookup -> batched inference for the misses -> cache fill."""
+import time
+import unicodedata
+
+from app.cache import cache_key
+from app.errors import ApiError, NotReady
+from models.name_text import normalise
+
+
+def _timed_forward(metrics, model_label: str, n: int, fn):
+    start = time.perf_counter()
+    out = fn()
+    metrics.inference.labels(model=model_label).observe(time.perf_counter() - start)
+    metrics.batch_size.labels(model=model_label).observe(n)
+    return out
+
+
+def _cached_batch(ctx, endpoint: str, model: str, version: str, keys_in: list[str], compute):
+    """[(value, cached)] for each normalised input: one MGET, one forward over unique misses, one write."""
+    keys = [cache_key(endpoint, model, version, k) for k in keys_in]
+    found = ctx.cache.get_many(keys)
+    todo = list(dict.fromkeys(k for k, v in zip(keys_in, found) if v is None))
+    fresh = dict(zip(todo, compute(todo))) if todo else {}
+    ctx.cache.set_many({cache_key(endpoint, model, version, k): v for k, v in fresh.items()})
+    return [(v, True) if v is not None else (fresh[k], False) for k, v in zip(keys_in, found)]
+
+
+def classify(ctx, names: list[str], model: str | None, top_k: int):
+    """(model, version, [(name, cached, predictions, low_confidence)]) in input order."""
+    model = model or ctx.config["DEFAULT_NAME_MODEL"]
+    predictor = ctx.registry.names.get(model)
+    if predictor is None:
+        raise ApiError(f"model {model!r} is not loaded; loaded: {sorted(ctx.registry.names)}", "unknown_model")
+
+    def compute(normalised):
+        probs = _timed_forward(ctx.metrics, f"names-{model}", len(normalised), lambda: predictor.probabilities(normalised))
+        out = []
+        for row in probs.tolist():  # full ranking cached, so any top_k is served from one entry
+            ranked = sorted(range(len(row)), key=row.__getitem__, reverse=True)
+            out.append([[predictor.labels[i], round(row[i], 6)] for i in ranked])
+        return out
+
+    rows = _cached_batch(ctx, "classify", model, predictor.version, [normalise(n) for n in names], compute)
+    threshold = ctx.config["LOW_CONFIDENCE_THRESHOLD"]
+    results = []
+    for name, (ranking, cached) in zip(names, rows):
+        preds = [{"language": lang, "countries": predictor.countries[lang], "probability": round(p, 4)}
+                 for lang, p in ranking[:top_k]]
+        results.append({"name": name, "cached": cached, "predictions": preds,
+                        "low_confidence": ranking[0][1] < threshold})
+    return model, predictor.version, results
+
+
+def _reviewer(ctx):
+    if ctx.registry.entity is None:
+        raise NotReady("entity review is not enabled on this instance", "entity_review_disabled")
+    return ctx.registry.entity
+
+
+def review(ctx, texts: list[str]):
+    """(version, [(text, cached, valid, score)]) in input order."""
+    reviewer = _reviewer(ctx)
+
+    def compute(normalised):
+        scores = _timed_forward(ctx.metrics, "entity-review", len(normalised), lambda: reviewer.scores(normalised))
+        return [round(s, 6) for s in scores]
+
+    keys_in = [unicodedata.normalize("NFC", t.strip()) for t in texts]
+    rows = _cached_batch(ctx, "review-entity", "entity", reviewer.version, keys_in, compute)
+    return reviewer.version, [{"text": t, "valid": s >= reviewer.threshold, "score": round(s, 4), "cached": c}
+                              for t, (s, c) in zip(texts, rows)]
+
+
+def review_features(ctx, features):
+    reviewer = _reviewer(ctx)
+    try:
+        score = _timed_forward(ctx.metrics, "entity-review", 1, lambda: reviewer.score_features(features))
+    except ValueError as e:
+        raise ApiError(str(e), "invalid_features") from None
+    return {"valid": score >= reviewer.threshold, "score": round(score, 4), "model_version": reviewer.version,
+            "cached": False}

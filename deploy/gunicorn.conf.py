@@ -1,0 +1,37 @@
+"""gunicorn settings; every value can be overridden from the environment (README table).
+
+No preload: each worker imports torch and loads the checkpoints *after* fork (torch thread
+pools initialised in a master hang forked workers, pytorch#49555), and `kill -HUP` on the
+master then really reloads code and checkpoints in fresh workers.
+"""
+import os
+import tempfile
+
+bind = os.environ.get("BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WORKERS", "2"))
+worker_class = os.environ.get("WORKER_CLASS", "gthread")   # threads keep /health answering while one request computes
+threads = int(os.environ.get("THREADS", "4"))
+timeout = int(os.environ.get("WORKER_TIMEOUT", "30"))      # < a typical 60 s probe timeout
+graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "20"))
+keepalive = 5
+preload_app = False
+control_socket_disable = True  # several instances per host (tests, scale-out) must not share ~/.gunicorn/gunicorn.ctl
+accesslog = os.environ.get("ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")
+
+# Metrics from all workers: prometheus-client multiprocess mode needs this set before it is imported.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(os.environ.get("RUN_DIR", tempfile.gettempdir()),
+                                                               f"prometheus-{bind.replace(':', '_').replace('/', '_')}"))
+
+
+def on_starting(server):
+    path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(path, exist_ok=True)
+    for name in os.listdir(path):  # stale files from a previous run would double-count
+        os.remove(os.path.join(path, name))
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)

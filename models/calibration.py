@@ -1,0 +1,21 @@
+"""Temperature scaling: one scalar T fitted on the validation split by minimising NLL."""
+import torch
+
+
+def fit_temperature(predictor, rows, batch_size: int = 2048) -> float:
+    with torch.inference_mode():
+        logits = torch.cat([predictor.logits([n for n, _ in rows[i : i + batch_size]])
+                            for i in range(0, len(rows), batch_size)])
+    logits = logits.clone()  # an ordinary tensor, usable by autograd outside inference mode
+    y = torch.tensor([label for _, label in rows])
+    log_t = torch.zeros(1, requires_grad=True)  # optimise log T so T stays positive
+    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200)
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(logits / log_t.exp(), y)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return float(log_t.exp())

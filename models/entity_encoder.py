@@ -1,0 +1,92 @@
+"""Character-level BERT features: exactly one 768-dim vector per input character.
+
+Works with any local BERT directory (our own pretrained one or a user's bert-base-chinese):
+each character is mapped to one vocabulary id (its first word piece, or [UNK]), so
+features line up 1:1 with characters whatever the tokenizer would do to whole words.
+"""
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoTokenizer, BertModel
+
+FEATURE_DIM = 768
+MAX_CHARS = 64  # longest candidate we encode; the API rejects longer ones
+
+
+class EncoderError(ValueError):
+    """Raised for inputs the encoder cannot turn into features."""
+
+
+def encoder_fingerprint(directory: Path, vocab: dict[str, int]) -> str:
+    """sha256 over the weights and the vocabulary: what an RNN checkpoint was trained on.
+
+    Config/tokenizer JSON formatting varies between library versions, so only what defines
+    the features counts: the safetensors bytes and the token -> id mapping.
+    """
+    h = hashlib.sha256()
+    for path in sorted(Path(directory).glob("*.safetensors")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    h.update(json.dumps(sorted(vocab.items()), ensure_ascii=False).encode())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class CharEncoder:
+    """A loaded tokenizer + BERT trunk that turns strings into [len, 768] feature tensors."""
+
+    tokenizer: object
+    model: BertModel
+    fingerprint: str
+
+    @classmethod
+    def load(cls, directory) -> "CharEncoder":
+        directory = Path(directory)
+        if not (directory / "config.json").is_file():
+            raise FileNotFoundError(f"no BERT encoder at {directory} (config.json missing)")
+        tok = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+        model = BertModel.from_pretrained(directory, local_files_only=True, dtype=torch.float32,
+                                          add_pooling_layer=False)
+        if model.config.hidden_size != FEATURE_DIM:
+            raise ValueError(f"encoder hidden size is {model.config.hidden_size}, expected {FEATURE_DIM}")
+        model.eval()
+        return cls(tok, model, encoder_fingerprint(directory, tok.get_vocab()))
+
+    def __post_init__(self):
+        self._ids: dict[str, int] = {}
+
+    def char_id(self, ch: str) -> int:
+        """Vocabulary id of one character (memoised: the vocabulary is fixed once loaded)."""
+        cid = self._ids.get(ch)
+        if cid is None:
+            pieces = self.tokenizer.tokenize(ch)
+            cid = self.tokenizer.convert_tokens_to_ids(pieces[0]) if pieces else self.tokenizer.unk_token_id
+            self._ids[ch] = cid
+        return cid
+
+    def encode_ids(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """[CLS] chars [SEP] ids and attention mask for a batch, padded to the longest."""
+        for t in texts:
+            if not t:
+                raise EncoderError("empty text")
+            if len(t) > MAX_CHARS:
+                raise EncoderError(f"text has {len(t)} characters, at most {MAX_CHARS} allowed")
+        width = max(len(t) for t in texts) + 2
+        ids = torch.full((len(texts), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(texts), width), dtype=torch.long)
+        for i, t in enumerate(texts):
+            row = [self.tokenizer.cls_token_id, *(self.char_id(c) for c in t), self.tokenizer.sep_token_id]
+            ids[i, : len(row)] = torch.tensor(row)
+            mask[i, : len(row)] = 1
+        return ids, mask
+
+    @torch.inference_mode()
+    def features(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-character features [batch, max_len, 768] (without [CLS]/[SEP]) and lengths [batch]."""
+        ids, mask = self.encode_ids(texts)
+        hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
+        lengths = torch.tensor([len(t) for t in texts])
+        return hidden[:, 1 : 1 + int(lengths.max())], lengths

@@ -1,0 +1,51 @@
+"""Entity review: character encoder + i2h/i2o RNN checkpoint, checked to belong together."""
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.checkpoint import CheckpointError, load_checkpoint
+from models.entity_encoder import FEATURE_DIM, MAX_CHARS, CharEncoder
+from models.entity_rnn import EntityRNN, EntityRNNConfig
+
+VALID = 1  # class index of "valid entity"
+
+
+def build_entity_model(manifest: dict) -> EntityRNN:
+    if manifest.get("kind") != "entity-rnn":
+        raise CheckpointError(f"not an entity-rnn checkpoint (kind={manifest.get('kind')!r})")
+    return EntityRNN(EntityRNNConfig(**manifest["config"]))
+
+
+class EntityReviewer:
+    def __init__(self, encoder: CharEncoder, rnn: EntityRNN, manifest: dict):
+        trained_on = manifest.get("encoder_fingerprint")
+        if trained_on != encoder.fingerprint:
+            raise CheckpointError(f"entity RNN was trained on encoder {trained_on}, but the configured encoder is "
+                                  f"{encoder.fingerprint}; retrain with models.train_entities or point "
+                                  f"ENTITY_ENCODER_DIR at the encoder it was trained on")
+        self.encoder, self.rnn, self.manifest = encoder, rnn, manifest
+        self.threshold = float(manifest.get("threshold", 0.5))
+        self.version: str = manifest["model_version"]
+
+    @classmethod
+    def load(cls, encoder_dir: Path, rnn_dir: Path) -> "EntityReviewer":
+        encoder = CharEncoder.load(encoder_dir)
+        rnn, manifest = load_checkpoint(rnn_dir, build_entity_model)
+        return cls(encoder, rnn, manifest)
+
+    @torch.inference_mode()
+    def scores(self, texts: list[str]) -> list[float]:
+        """P(valid) per text, encoder and RNN each in one batched pass."""
+        feats, lengths = self.encoder.features(texts)
+        return self.rnn(feats, lengths)[:, VALID].exp().tolist()
+
+    @torch.inference_mode()
+    def score_features(self, features) -> float:
+        """P(valid) for one precomputed [seq_len, 768] feature array (shape and finiteness checked)."""
+        x = torch.as_tensor(np.asarray(features, dtype=np.float32))
+        if x.ndim != 2 or x.shape[1] != FEATURE_DIM or not 1 <= x.shape[0] <= MAX_CHARS:
+            raise ValueError(f"features must have shape [1..{MAX_CHARS}, {FEATURE_DIM}], got {list(x.shape)}")
+        if not torch.isfinite(x).all():
+            raise ValueError("features must be finite numbers")
+        return float(self.rnn(x.unsqueeze(0), torch.tensor([x.shape[0]]))[0, VALID].exp())

@@ -1,0 +1,56 @@
+"""Evaluate the entity reviewer (encoder + RNN) on the balanced held-out test split.
+
+    python -m models.evaluate_entities
+
+Writes docs/reports/entity-rnn/{report.json,loss.png}: accuracy, precision/recall of
+"valid", and accuracy per negative kind.
+"""
+import argparse
+import json
+from pathlib import Path
+
+from models import metrics
+from models.entity_data import build_split, read_lexicon
+from models.entity_reviewer import EntityReviewer
+from models.paths import CHECKPOINTS, ENTITIES_FILE, REPORTS
+
+
+def evaluate(encoder_dir: Path, rnn_dir: Path, data: Path = ENTITIES_FILE, seed: int = 0, limit: int = 0,
+             out_dir: Path | None = None) -> dict:
+    from models.train_entities import featurize, predict_scores
+    reviewer = EntityReviewer.load(encoder_dir, rnn_dir)
+    test = build_split(read_lexicon(data), "test", seed, limit)
+    scores = predict_scores(reviewer.rnn, featurize(reviewer.encoder, [e.text for e in test], desc="test features"))
+    pred = (scores >= reviewer.threshold).long().tolist()
+    y = [e.label for e in test]
+    m = metrics.confusion(y, pred, 2)
+    per = metrics.per_class(m, ["invalid", "valid"])
+    by_kind = {}
+    for kind in sorted({e.kind for e in test}):
+        idx = [i for i, e in enumerate(test) if e.kind == kind]
+        by_kind[kind] = {"accuracy": round(sum(pred[i] == y[i] for i in idx) / len(idx), 4), "count": len(idx)}
+    summary = {"model_version": reviewer.version, "encoder_fingerprint": reviewer.encoder.fingerprint,
+               "test_examples": len(test), "accuracy": round(sum(p == t for p, t in zip(pred, y)) / len(y), 4),
+               "valid_precision": per["valid"]["precision"], "valid_recall": per["valid"]["recall"],
+               "accuracy_by_kind": by_kind}
+    out_dir = Path(out_dir or REPORTS / "entity-rnn")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = {"summary": summary, "confusion": m.tolist()}
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    metrics.plot_curves(reviewer.manifest["training"]["history"], ["train_loss", "val_loss"], out_dir / "loss.png",
+                        "entity RNN loss")
+    return report
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--encoder", type=Path, default=CHECKPOINTS / "entity-encoder")
+    ap.add_argument("--rnn", type=Path, default=CHECKPOINTS / "entity-rnn")
+    ap.add_argument("--data", type=Path, default=ENTITIES_FILE)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    print(json.dumps(evaluate(args.encoder, args.rnn, args.data, args.seed)["summary"], indent=2))
+
+
+if __name__ == "__main__":
+    main()

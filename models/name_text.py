@@ -1,0 +1,48 @@
+"""Name normalisation and character encoding, shared by training and serving.
+
+Decisions (see README "Names"): NFC-normalise, lower-case, collapse whitespace; keep
+accented letters (ř, ł, ß, ñ carry language evidence); a character outside the training
+vocabulary falls back to its ASCII transliteration (anyascii) letter by letter, then to
+<unk>. Names are truncated to MAX_NAME_CHARS. No input can make the encoder raise.
+"""
+import unicodedata
+
+from anyascii import anyascii
+
+PAD, UNK = "<pad>", "<unk>"
+MAX_NAME_CHARS = 32
+
+
+def normalise(name: str) -> str:
+    """Canonical form used for training rows, cache keys and model input."""
+    return " ".join(unicodedata.normalize("NFC", name).lower().split())
+
+
+def build_vocab(names) -> list[str]:
+    """<pad>, <unk>, then every character seen in the (normalised) training names, sorted."""
+    return [PAD, UNK, *sorted({c for n in names for c in n})]
+
+
+class CharVocab:
+    """Maps normalised names to id lists; never raises."""
+
+    def __init__(self, chars: list[str]):
+        if chars[:2] != [PAD, UNK]:
+            raise ValueError("vocabulary must start with <pad>, <unk>")
+        self.chars = list(chars)
+        self.index = {c: i for i, c in enumerate(self.chars)}
+
+    def __len__(self):
+        return len(self.chars)
+
+    def char_ids(self, ch: str) -> list[int]:
+        if ch in self.index:
+            return [self.index[ch]]
+        folded = anyascii(ch).lower()  # e.g. 'ø' -> 'o', 'И' -> 'i'; may be '' or several letters
+        ids = [self.index[c] for c in folded if c in self.index]
+        return ids or [self.index[UNK]]
+
+    def encode(self, name: str) -> list[int]:
+        """Ids for one name; at least one id (an empty name encodes as a single <unk>)."""
+        ids = [i for ch in normalise(name) for i in self.char_ids(ch)][:MAX_NAME_CHARS]
+        return ids or [self.index[UNK]]

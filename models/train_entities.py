@@ -1,0 +1,125 @@
+"""Train the i2h/i2o entity RNN on cached encoder features; write checkpoint + report.
+
+    python -m models.train_entities [--encoder checkpoints/entity-encoder] [--train-limit 30000]
+
+The encoder is frozen: each text's [len, 768] features are computed once (fp16 in memory)
+and reused every epoch. The checkpoint records the encoder's fingerprint; pointing the
+service at another encoder requires retraining with this CLI (--encoder DIR).
+"""
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pad_sequence
+from tqdm import tqdm
+
+from models.checkpoint import save_checkpoint
+from models.entity_data import build_split, read_lexicon
+from models.entity_encoder import CharEncoder
+from models.entity_rnn import EntityRNN, EntityRNNConfig
+from models.paths import CHECKPOINTS, ENTITIES_FILE
+
+
+def featurize(encoder: CharEncoder, texts: list[str], batch_size: int = 256, desc: str = "features") -> list[torch.Tensor]:
+    """Per-text fp16 feature tensors [len, 768], computed in length-sorted batches (little padding)."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out: list[torch.Tensor | None] = [None] * len(texts)
+    for i in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch"):
+        idx = order[i : i + batch_size]
+        feats, lengths = encoder.features([texts[j] for j in idx])
+        for row, j in enumerate(idx):
+            out[j] = feats[row, : lengths[row]].half().clone()
+    return out
+
+
+def batches(feats, labels, batch_size, gen=None):
+    """(x [b, max_len, 768] float32, lengths, y) batches; shuffled when a generator is given."""
+    order = torch.randperm(len(feats), generator=gen).tolist() if gen is not None else list(range(len(feats)))
+    for i in range(0, len(order), batch_size):
+        idx = order[i : i + batch_size]
+        x = pad_sequence([feats[j] for j in idx], batch_first=True).float()
+        yield x, torch.tensor([feats[j].shape[0] for j in idx]), torch.tensor([labels[j] for j in idx])
+
+
+@torch.no_grad()
+def predict_scores(model, feats, batch_size=1024) -> torch.Tensor:
+    model.eval()
+    scores = torch.cat([model(x, lengths)[:, 1].exp() for x, lengths, _ in batches(feats, [0] * len(feats), batch_size)])
+    model.train()
+    return scores
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--encoder", type=Path, default=CHECKPOINTS / "entity-encoder")
+    ap.add_argument("--data", type=Path, default=ENTITIES_FILE)
+    ap.add_argument("--out", type=Path, default=CHECKPOINTS / "entity-rnn")
+    ap.add_argument("--train-limit", type=int, default=30000, help="positives sampled for training (0 = all)")
+    ap.add_argument("--val-limit", type=int, default=4000)
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--patience", type=int, default=3)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--no-report", dest="report", action="store_false")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+
+    encoder = CharEncoder.load(args.encoder)
+    lexicon = read_lexicon(args.data)
+    train = build_split(lexicon, "train", args.seed, args.train_limit)
+    val = build_split(lexicon, "val", args.seed, args.val_limit)
+    train_x = featurize(encoder, [e.text for e in train], desc="train features")
+    val_x = featurize(encoder, [e.text for e in val], desc="val features")
+    train_y, val_y = [e.label for e in train], torch.tensor([e.label for e in val])
+
+    config = EntityRNNConfig(hidden_size=args.hidden)
+    model = EntityRNN(config)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    loss_fn = nn.NLLLoss()
+    gen = torch.Generator().manual_seed(args.seed)
+    history, best, best_state, stale, start = [], -1.0, None, 0, time.time()
+    for epoch in range(1, args.epochs + 1):
+        total = 0.0
+        for x, lengths, y in tqdm(batches(train_x, train_y, args.batch_size, gen), desc=f"epoch {epoch}",
+                                  total=(len(train_x) + args.batch_size - 1) // args.batch_size, leave=False):
+            loss = loss_fn(model(x, lengths), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # the linear recurrence can blow up without it
+            opt.step()
+            total += loss.item() * len(y)
+        scores = predict_scores(model, val_x)
+        val_loss = float(nn.functional.binary_cross_entropy(scores.clamp(1e-6, 1 - 1e-6), val_y.float()))
+        val_acc = float(((scores >= 0.5).long() == val_y).float().mean())
+        history.append({"epoch": epoch, "train_loss": total / len(train_x), "val_loss": val_loss, "val_accuracy": val_acc})
+        print(f"epoch {epoch}: train_loss={total / len(train_x):.4f} val_loss={val_loss:.4f} val_acc={val_acc:.4f}")
+        if val_acc > best:
+            best, stale, best_state = val_acc, 0, {k: v.clone() for k, v in model.state_dict().items()}
+        else:
+            stale += 1
+            if stale >= args.patience:
+                break
+    model.load_state_dict(best_state)
+    manifest = {"kind": "entity-rnn", "config": config.to_dict(), "encoder_fingerprint": encoder.fingerprint,
+                "threshold": 0.5,
+                "training": {"train_examples": len(train), "val_examples": len(val), "seed": args.seed,
+                             "lr": args.lr, "batch_size": args.batch_size, "best_val_accuracy": best,
+                             "minutes": round((time.time() - start) / 60, 2), "history": history}}
+    manifest = save_checkpoint(args.out, model, manifest, version_prefix="entity-rnn")
+    print(f"wrote {args.out} model_version={manifest['model_version']}")
+    if args.report:
+        from models.evaluate_entities import evaluate
+        report_dir = None if args.out == CHECKPOINTS / "entity-rnn" else args.out / "report"
+        print(json.dumps(evaluate(args.encoder, args.out, args.data, args.seed, out_dir=report_dir)["summary"], indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""Train a name classifier and write a checkpoint + evaluation report.
+
+    python -m models.train_names --arch gru
+
+Batched, packed sequences; AdamW; early stopping on validation accuracy; class weights
+(inverse square-root frequency by default) soften the 140:1 Russian:Vietnamese imbalance.
+"""
+import argparse
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from models.checkpoint import save_checkpoint
+from models.countries import COUNTRIES_VERSION, LANGUAGE_COUNTRIES
+from models.name_classifier import NameClassifier, NameClassifierConfig, collate
+from models.name_predictor import NamePredictor
+from models.name_text import CharVocab, build_vocab
+from models.names_data import load_corpus
+from models.paths import CHECKPOINTS, NAMES_DIR
+
+
+def class_weights(rows, num_labels: int, power: float) -> torch.Tensor:
+    """weight_c ∝ count_c^-power, normalised to mean 1 (power 0 = plain cross-entropy)."""
+    counts = Counter(label for _, label in rows)
+    w = torch.tensor([max(counts.get(c, 0), 1) ** -power for c in range(num_labels)], dtype=torch.float)
+    return w / w.mean()
+
+
+@torch.no_grad()
+def accuracy_and_loss(model, vocab, rows, loss_fn, batch_size=1024):
+    model.eval()
+    correct, total_loss = 0, 0.0
+    for i in range(0, len(rows), batch_size):
+        chunk = rows[i : i + batch_size]
+        logits = model(*collate([vocab.encode(n) for n, _ in chunk]))
+        y = torch.tensor([label for _, label in chunk])
+        total_loss += float(loss_fn(logits, y)) * len(chunk)
+        correct += int((logits.argmax(-1) == y).sum())
+    model.train()
+    return correct / len(rows), total_loss / len(rows)
+
+
+def train(args) -> Path:
+    torch.manual_seed(args.seed)
+    corpus = load_corpus(args.data)
+    train_rows, val_rows = corpus.split("train", args.seed), corpus.split("val", args.seed)
+    if args.limit:  # a random sample, so every language can appear
+        import random
+        rng = random.Random(args.seed)
+        train_rows, val_rows = rng.sample(train_rows, args.limit), rng.sample(val_rows, max(args.limit // 4, 8))
+    vocab = CharVocab(build_vocab(n for n, _ in train_rows))
+    config = NameClassifierConfig(arch=args.arch, vocab_size=len(vocab), num_labels=len(corpus.labels),
+                                  embed_dim=args.embed_dim, hidden_size=args.hidden, num_layers=args.layers,
+                                  dropout=args.dropout)
+    model = NameClassifier(config)
+    weights = class_weights(train_rows, len(corpus.labels), args.class_weight_power)
+    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    eval_loss = nn.CrossEntropyLoss()
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    gen = torch.Generator().manual_seed(args.seed)
+    encoded = [(vocab.encode(n), y) for n, y in train_rows]
+
+    history, best, best_state, stale = [], -1.0, None, 0
+    start = time.time()
+    for epoch in range(1, args.epochs + 1):
+        order = torch.randperm(len(encoded), generator=gen).tolist()
+        running = 0.0
+        bar = tqdm(range(0, len(order), args.batch_size), desc=f"{args.arch} epoch {epoch}", unit="batch", leave=False)
+        for i in bar:
+            batch = [encoded[j] for j in order[i : i + args.batch_size]]
+            logits = model(*collate([ids for ids, _ in batch]))
+            loss = loss_fn(logits, torch.tensor([y for _, y in batch]))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            running += loss.item() * len(batch)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        val_acc, val_loss = accuracy_and_loss(model, vocab, val_rows, eval_loss)
+        history.append({"epoch": epoch, "train_loss": running / len(encoded), "val_loss": val_loss, "val_accuracy": val_acc})
+        print(f"{args.arch} epoch {epoch}: train_loss={running / len(encoded):.4f} val_loss={val_loss:.4f} val_acc={val_acc:.4f}")
+        if val_acc > best:
+            best, stale = val_acc, 0
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        else:
+            stale += 1
+            if stale >= args.patience:
+                print(f"early stop: no val improvement in {args.patience} epochs")
+                break
+    model.load_state_dict(best_state)
+    model.eval()
+
+    manifest = {
+        "kind": "name-classifier", "arch": args.arch, "config": config.to_dict(),
+        "vocab": vocab.chars, "labels": corpus.labels,
+        "countries": {lang: LANGUAGE_COUNTRIES[lang] for lang in corpus.labels},
+        "countries_version": COUNTRIES_VERSION, "temperature": 1.0,
+        "training": {"data_fingerprint": corpus.fingerprint, "seed": args.seed, "train_rows": len(train_rows),
+                     "val_rows": len(val_rows), "epochs_run": len(history), "best_val_accuracy": best,
+                     "class_weight_power": args.class_weight_power, "lr": args.lr, "batch_size": args.batch_size,
+                     "minutes": round((time.time() - start) / 60, 2), "history": history},
+    }
+    if args.calibrate:
+        from models.calibration import fit_temperature
+        manifest["temperature"] = fit_temperature(NamePredictor(model, {**manifest, "model_version": "tmp"}), val_rows)
+        print(f"temperature fitted on validation split: {manifest['temperature']:.3f}")
+    out = args.out or CHECKPOINTS / f"names-{args.arch}"
+    manifest = save_checkpoint(out, model, manifest, version_prefix=f"names-{args.arch}")
+    print(f"wrote {out} model_version={manifest['model_version']}")
+    return out
+
+
+def parser():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--arch", choices=["rnn", "lstm", "gru"], default="gru")
+    ap.add_argument("--data", type=Path, default=NAMES_DIR, help="folder of <Language>.txt files (env NAMES_DATA_DIR)")
+    ap.add_argument("--out", type=Path, default=None, help="checkpoint folder (default checkpoints/names-<arch>)")
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--patience", type=int, default=6)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--embed-dim", type=int, default=64)
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--dropout", type=float, default=0.3)
+    ap.add_argument("--class-weight-power", type=float, default=0.5)
+    ap.add_argument("--no-calibrate", dest="calibrate", action="store_false")
+    ap.add_argument("--limit", type=int, default=0, help="train on the first N rows only (smoke runs)")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-report", dest="report", action="store_false", help="skip the evaluation report")
+    return ap
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = train(args)
+    if args.report:
+        from models.evaluate_names import evaluate_checkpoint
+        report_dir = None if args.out is None else out / "report"  # shipped checkpoints report into docs/reports
+        print(json.dumps(evaluate_checkpoint(out, args.data, args.seed, report_dir)["summary"], indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+import pytest
+
+from app import create_app
+from tests.helpers import RedisServer
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def app(redis_server):
+    """The service over the committed checkpoints and a real Redis."""
+    return create_app({"REDIS_URL": redis_server.url, "ENTITY_REVIEW": False})  # TODO: entity checkpoint
+
+
+@pytest.fixture
+def client(app, redis_server):
+    redis_server.client().flushdb()
+    return app.test_client()

@@ -1,0 +1,162 @@
+"""The HTTP contract against the committed checkpoints and a real redis-server."""
+import json
+
+import pytest
+
+from app import create_app
+
+JSON = "application/json"
+
+
+def post(client, path, body, content_type=JSON):
+    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    return client.post(path, data=data, content_type=content_type)
+
+
+def assert_error(resp, status, code=None):
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    if code:
+        assert body["error"]["code"] == code
+
+
+def test_classify_single_contract(client):
+    r = post(client, "/classify", {"name": "Nakamura"})
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["name"] == "Nakamura" and body["model"] == "gru" and body["cached"] is False
+    assert body["model_version"].startswith("names-gru-")
+    preds = body["predictions"]
+    assert len(preds) == 3 and preds[0]["language"] == "Japanese" and preds[0]["countries"][0] == "JP"
+    probs = [p["probability"] for p in preds]
+    assert probs == sorted(probs, reverse=True) and 0 < probs[0] <= 1
+
+
+@pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
+def test_classify_each_model_and_top_k(client, model):
+    body = post(client, "/classify", {"name": "Ivanov", "model": model, "top_k": 18}).get_json()
+    assert body["model"] == model and body["model_version"].startswith(f"names-{model}-")
+    assert len(body["predictions"]) == 18 and body["predictions"][0]["language"] == "Russian"
+    assert abs(sum(p["probability"] for p in body["predictions"]) - 1) < 0.01
+
+
+def test_batch_keeps_input_order_and_matches_single(client):
+    names = ["Nakamura", "Ivanov", "Papadopoulos", "Nakamura", "Nguyen", "Smith"]
+    body = post(client, "/classify", {"names": names, "top_k": 2}).get_json()
+    assert [r["name"] for r in body["results"]] == names
+    assert body["results"][0]["predictions"] == body["results"][3]["predictions"]
+    for name, result in zip(names, body["results"]):
+        single = post(client, "/classify", {"name": name, "top_k": 2}).get_json()
+        assert single["predictions"] == result["predictions"]
+
+
+def test_second_identical_request_is_a_cache_hit(client, redis_server):
+    first = post(client, "/classify", {"name": "Kowalski"}).get_json()
+    second = post(client, "/classify", {"name": "Kowalski"}).get_json()
+    assert first["cached"] is False and second["cached"] is True
+    assert first["predictions"] == second["predictions"]
+    assert len(redis_server.client().keys("pred:*")) == 1
+    # normalised input shares the entry; another top_k is served from the same cached ranking
+    again = post(client, "/classify", {"name": "  KOWALSKI ", "top_k": 5}).get_json()
+    assert again["cached"] is True and again["predictions"][:3] == first["predictions"]
+
+
+def test_batch_mixes_hits_and_misses(client):
+    post(client, "/classify", {"name": "Tanaka"})
+    body = post(client, "/classify", {"names": ["Tanaka", "Suzuki"]}).get_json()
+    assert [r["cached"] for r in body["results"]] == [True, False]
+
+
+def test_new_model_version_is_a_cache_miss(app, client):
+    post(client, "/classify", {"name": "Schmidt"})
+    predictor = app.extensions["inference"].registry.names["gru"]
+    old = predictor.version
+    predictor.version = old + "-retrained"
+    try:
+        r = post(client, "/classify", {"name": "Schmidt"}).get_json()
+        assert r["cached"] is False and r["model_version"] == old + "-retrained"
+    finally:
+        predictor.version = old
+
+
+@pytest.mark.parametrize("body,code", [
+    ("{not json", "malformed_json"),
+    ("", "malformed_json"),
+    ("[1, 2]", "invalid_request"),
+    ({"name": 42}, "invalid_request"),
+    ({"name": ""}, "invalid_request"),
+    ({"name": "   "}, "invalid_request"),
+    ({"name": "x" * 101}, "invalid_request"),
+    ({"names": []}, "invalid_request"),
+    ({"names": ["a"] * 1001}, "invalid_request"),
+    ({"names": ["ok", None]}, "invalid_request"),
+    ({"name": "Smith", "names": ["Smith"]}, "invalid_request"),
+    ({}, "invalid_request"),
+    ({"name": "Smith", "model": "cnn"}, "invalid_request"),
+    ({"name": "Smith", "top_k": 0}, "invalid_request"),
+    ({"name": "Smith", "top_k": 19}, "invalid_request"),
+    ({"name": "Smith", "top_k": "3"}, "invalid_request"),
+    ({"name": "Smith", "top_k": True}, "invalid_request"),
+    ({"name": "Smith", "colour": "red"}, "invalid_request"),
+])
+def test_classify_bad_input_is_400(client, body, code):
+    assert_error(post(client, "/classify", body), 400, code)
+
+
+def test_unknown_but_valid_model_not_loaded(redis_server):
+    app = create_app({"REDIS_URL": redis_server.url, "NAME_MODELS": "gru", "ENTITY_REVIEW": False})
+    assert_error(post(app.test_client(), "/classify", {"name": "Smith", "model": "rnn"}), 400, "unknown_model")
+
+
+def test_http_level_errors_are_json(client):
+    assert_error(post(client, "/classify", {"name": "Smith"}, content_type="text/plain"), 415, "unsupported_media_type")
+    assert_error(client.post("/classify", data=b"name=Smith"), 415)
+    assert_error(client.get("/nowhere"), 404, "not_found")
+    assert_error(client.get("/classify"), 405, "method_not_allowed")
+    assert_error(client.delete("/health"), 405)
+    huge = json.dumps({"name": "x" * (3 * 1024 * 1024)})
+    assert_error(post(client, "/classify", huge), 413, "payload_too_large")
+    assert_error(post(client, "/classify", b'{"name": "\xff\xfe"}'), 400, "malformed_json")
+
+
+def test_nasty_names_never_crash(client):
+    for name in ["\x00\x01", "😀😀", "Иванов", "田中", "a\u0301", "\ud7ff", "O'Neill-Smith", "x" * 100]:
+        r = post(client, "/classify", {"name": name})
+        assert r.status_code == 200, (name, r.get_data(as_text=True))
+    assert_error(post(client, "/classify", '{"name": "\\ud800"}'), 400)  # lone surrogate: not valid text
+
+
+def test_health_ready_metrics_openapi(client):
+    assert client.get("/health").get_json() == {"status": "ok"}
+    ready = client.get("/ready")
+    assert ready.status_code == 200
+    body = ready.get_json()
+    assert body["status"] == "ready" and body["cache"] == "ok" and body["missing"] == []
+    assert {"names-gru", "names-lstm", "names-rnn"} <= set(body["models"])
+    post(client, "/classify", {"name": "Smith"})
+    text = client.get("/metrics").get_data(as_text=True)
+    for metric in ["http_requests_total", "http_request_duration_seconds", "prediction_cache_events_total",
+                   "model_inference_seconds", "model_batch_size"]:
+        assert metric in text
+    assert 'endpoint="/classify"' in text
+    doc = client.get("/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.") and {"/classify", "/review-entity", "/health", "/ready", "/metrics"} <= set(doc["paths"])
+    assert doc["components"]["schemas"]["ClassifyRequest"]["properties"]["top_k"]["maximum"] == 18
+
+
+def test_ready_is_503_without_models(redis_server):
+    app = create_app({"REDIS_URL": redis_server.url, "LOAD_MODELS": False})
+    r = app.test_client().get("/ready")
+    assert r.status_code == 503 and r.get_json()["status"] == "not_ready" and r.get_json()["missing"]
+    assert app.test_client().get("/health").status_code == 200
+
+
+def test_cors_only_for_configured_origins(redis_server):
+    app = create_app({"REDIS_URL": redis_server.url, "NAME_MODELS": "gru", "ENTITY_REVIEW": False,
+                      "CORS_ORIGINS": "https://forms.example"})
+    c = app.test_client()
+    ok = c.post("/classify", json={"name": "Smith"}, headers={"Origin": "https://forms.example"})
+    assert ok.headers["Access-Control-Allow-Origin"] == "https://forms.example"
+    other = c.post("/classify", json={"name": "Smith"}, headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers

@@ -1,0 +1,36 @@
+"""Redis dies mid-test: requests keep answering uncached; Redis returns: caching resumes by itself."""
+import time
+
+from app import create_app
+from tests.helpers import RedisServer
+
+
+def test_redis_outage_and_recovery(tmp_path):
+    server = RedisServer(tmp_path).start()
+    app = create_app({"REDIS_URL": server.url, "NAME_MODELS": "gru", "ENTITY_REVIEW": False,
+                      "CACHE_RETRY_AFTER_SECONDS": 0.5})
+    c = app.test_client()
+    try:
+        assert c.post("/classify", json={"name": "Dubois"}).get_json()["cached"] is False
+        assert c.post("/classify", json={"name": "Dubois"}).get_json()["cached"] is True
+
+        server.stop()
+        for name in ["Dubois", "Rossi", "Dubois"]:
+            start = time.perf_counter()
+            r = c.post("/classify", json={"name": name})
+            assert r.status_code == 200 and r.get_json()["cached"] is False
+            assert time.perf_counter() - start < 1.0  # short socket timeouts, no retries
+        batch = c.post("/classify", json={"names": ["Dubois", "Rossi"]})
+        assert batch.status_code == 200 and not any(x["cached"] for x in batch.get_json()["results"])
+        ready = c.get("/ready")
+        assert ready.status_code == 200 and ready.get_json()["cache"] == "unavailable"
+        metrics = c.get("/metrics").get_data(as_text=True)
+        assert 'prediction_cache_events_total{event="error"}' in metrics
+
+        server.start()
+        time.sleep(0.6)  # past the circuit breaker's retry interval
+        assert c.post("/classify", json={"name": "Rossi"}).get_json()["cached"] is False  # refills
+        assert c.post("/classify", json={"name": "Rossi"}).get_json()["cached"] is True
+        assert c.get("/ready").get_json()["cache"] == "ok"
+    finally:
+        server.stop()
