@@ -18,4 +18,4 @@ def fit_temperature(predictor, rows, batch_size: int = 2048) -> float:
         return loss
 
     opt.step(closure)
-    return float(log_t.exp())
+    return log_t.exp().item()

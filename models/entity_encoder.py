@@ -12,6 +12,8 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer, BertModel
 
+from models.checkpoint import CheckpointError
+
 FEATURE_DIM = 768
 MAX_CHARS = 64  # longest candidate we encode; the API rejects longer ones
 
@@ -46,7 +48,7 @@ class CharEncoder:
     def load(cls, directory) -> "CharEncoder":
         directory = Path(directory)
         if not (directory / "config.json").is_file():
-            raise FileNotFoundError(f"no BERT encoder at {directory} (config.json missing)")
+            raise CheckpointError(f"no BERT encoder at {directory} (config.json missing)")
         tok = AutoTokenizer.from_pretrained(directory, local_files_only=True)
         model = BertModel.from_pretrained(directory, local_files_only=True, dtype=torch.float32,
                                           add_pooling_layer=False)

@@ -59,6 +59,7 @@ def main(argv=None):
     ap.add_argument("--out", type=Path, default=CHECKPOINTS / "entity-rnn")
     ap.add_argument("--train-limit", type=int, default=30000, help="positives sampled for training (0 = all)")
     ap.add_argument("--val-limit", type=int, default=4000)
+    ap.add_argument("--test-limit", type=int, default=0, help="positives in the evaluation report (0 = all)")
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--patience", type=int, default=3)
@@ -118,7 +119,7 @@ def main(argv=None):
     if args.report:
         from models.evaluate_entities import evaluate
         report_dir = None if args.out == CHECKPOINTS / "entity-rnn" else args.out / "report"
-        print(json.dumps(evaluate(args.encoder, args.out, args.data, args.seed, out_dir=report_dir)["summary"], indent=2))
+        print(json.dumps(evaluate(args.encoder, args.out, args.data, args.seed, args.test_limit, report_dir)["summary"], indent=2))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,109 @@
+"""Entity review: offline encoder, pretraining and RNN training smoke runs, mismatch check, features path."""
+import json
+import socket
+
+import numpy as np
+import pytest
+import torch
+
+from models import pretrain_encoder, train_entities
+from models.checkpoint import CheckpointError
+from models.entity_data import KINDS, build_split
+from models.entity_encoder import FEATURE_DIM, CharEncoder, EncoderError
+from models.entity_reviewer import EntityReviewer
+from models.entity_rnn import EntityRNN, EntityRNNConfig
+
+LEXICON = ["手内肌萎缩", "肌萎缩", "高血压", "糖尿病肾病", "急性胃肠炎", "慢性支气管炎", "头痛", "发热", "咳嗽",
+           "阿司匹林", "维生素C", "心电图检查", "肺炎", "贫血", "白内障", "青光眼", "肝硬化", "胃溃疡", "关节炎", "哮喘"] * 3
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder(tmp_path_factory):
+    """A real (tiny) BERT pretrained by the project CLI: the pretraining smoke run."""
+    root = tmp_path_factory.mktemp("entities")
+    data = root / "lexicon.txt"
+    data.write_text("\n".join(dict.fromkeys(LEXICON)) + "\n", encoding="utf-8")
+    out = root / "encoder"
+    pretrain_encoder.main(["--data", str(data), "--out", str(out), "--layers", "1", "--heads", "2",
+                           "--intermediate", "32", "--epochs", "2", "--batch-size", "8"])
+    report = json.loads((out / "pretraining_report.json").read_text())
+    assert report["steps"] > 0 and report["heldout_after"]["masked_tokens"] > 0
+    return out, data
+
+
+def test_encoder_loads_with_networking_disabled(tiny_encoder, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled in this test")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    encoder = CharEncoder.load(tiny_encoder[0])
+    feats, lengths = encoder.features(["手内肌萎缩"])
+    assert feats.shape == (1, 5, FEATURE_DIM) and lengths.tolist() == [5]
+
+
+@pytest.mark.parametrize("text", ["手内肌萎缩", "abc", "123", "😀💊", "维生素C", "a b"])
+def test_one_feature_row_per_character(tiny_encoder, text):
+    encoder = CharEncoder.load(tiny_encoder[0])
+    ids, mask = encoder.encode_ids([text])
+    assert ids.shape[1] == len(text) + 2 and mask.sum() == len(text) + 2
+    feats, lengths = encoder.features([text, "肺炎"])
+    assert feats.shape == (2, len(text) if len(text) > 2 else 2, FEATURE_DIM) and lengths.tolist() == [len(text), 2]
+    assert torch.isfinite(feats).all()
+
+
+@pytest.mark.parametrize("bad", ["", "肺" * 65])
+def test_encoder_rejects_empty_and_too_long(tiny_encoder, bad):
+    with pytest.raises(EncoderError):
+        CharEncoder.load(tiny_encoder[0]).features([bad])
+
+
+def test_dataset_builder_is_deterministic_and_clean():
+    lexicon = list(dict.fromkeys(LEXICON))
+    a, b = build_split(lexicon, "train", seed=3), build_split(lexicon, "train", seed=3)
+    assert a == b
+    negatives = [e for e in a if e.label == 0]
+    assert negatives and all(e.text not in lexicon for e in negatives)
+    assert {e.kind for e in negatives} <= set(KINDS)
+    assert sum(e.label for e in a) == len([t for t in lexicon if any(x.text == t for x in a)])
+
+
+def test_rnn_is_padding_invariant():
+    torch.manual_seed(0)
+    rnn = EntityRNN(EntityRNNConfig()).eval()
+    x = torch.randn(2, 7, FEATURE_DIM)
+    batch = rnn(x, torch.tensor([7, 3]))
+    assert torch.allclose(batch[1], rnn(x[1:, :3], torch.tensor([3]))[0], atol=1e-5)
+    assert torch.allclose(batch.exp().sum(1), torch.ones(2), atol=1e-5)  # LogSoftmax over 2 classes
+
+
+def test_rnn_training_smoke_and_encoder_mismatch(tiny_encoder, tmp_path):
+    enc_dir, data = tiny_encoder
+    out = tmp_path / "rnn"
+    train_entities.main(["--encoder", str(enc_dir), "--data", str(data), "--out", str(out), "--epochs", "6",
+                         "--patience", "6", "--batch-size", "8", "--val-limit", "0", "--train-limit", "0",
+                         "--test-limit", "0"])
+    manifest = json.loads((out / "manifest.json").read_text())
+    history = manifest["training"]["history"]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    reviewer = EntityReviewer.load(enc_dir, out)
+    assert reviewer.version == manifest["model_version"]
+    scores = reviewer.scores(["手内肌萎缩", "缩萎肌内手"])
+    assert all(0 <= s <= 1 for s in scores)
+    assert abs(reviewer.score_features(np.zeros((4, FEATURE_DIM))) - reviewer.score_features([[0.0] * FEATURE_DIM] * 4)) < 1e-6
+
+    manifest["encoder_fingerprint"] = "0000000000000000"
+    from models.checkpoint import save_checkpoint
+    save_checkpoint(out, reviewer.rnn, {k: v for k, v in manifest.items() if k not in ("weights_sha256", "model_version")},
+                    "entity-rnn")
+    with pytest.raises(CheckpointError, match="trained on encoder 0000000000000000"):
+        EntityReviewer.load(enc_dir, out)
+
+
+@pytest.mark.parametrize("features", [np.zeros((3, 10)), np.zeros((0, FEATURE_DIM)), np.zeros((65, FEATURE_DIM)),
+                                      np.full((2, FEATURE_DIM), np.nan), np.zeros(FEATURE_DIM)])
+def test_feature_path_validates(tiny_encoder, tmp_path, features):
+    rnn = EntityRNN(EntityRNNConfig()).eval()
+    encoder = CharEncoder.load(tiny_encoder[0])
+    reviewer = EntityReviewer(encoder, rnn, {"encoder_fingerprint": encoder.fingerprint, "model_version": "t"})
+    with pytest.raises(ValueError):
+        reviewer.score_features(features)

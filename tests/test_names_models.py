@@ -1,0 +1,88 @@
+"""Name encoder, training loop, checkpoint integrity and the committed name checkpoints."""
+import json
+import shutil
+
+import pytest
+import torch
+
+from models.checkpoint import CheckpointError
+from models.name_predictor import NamePredictor
+from models.name_text import MAX_NAME_CHARS, CharVocab, build_vocab, normalise
+from models.paths import CHECKPOINTS
+from models import train_names
+
+VOCAB = CharVocab(build_vocab(["abc", "ñó"]))
+
+
+@pytest.mark.parametrize("text", ["", " ", "abc", "ÑÓ", "Иванов", "田中", "😀", "\x00\n\t", "a" * 10_000,
+                                  "\ud800", "e\u0301"])
+def test_encoder_takes_any_string(text):
+    ids = VOCAB.encode(text)
+    assert 1 <= len(ids) <= MAX_NAME_CHARS and all(0 < i < len(VOCAB) for i in ids)
+
+
+def test_encoder_keeps_accents_and_folds_unknown_letters():
+    assert VOCAB.encode("ÑÓ") == [VOCAB.index["ñ"], VOCAB.index["ó"]]
+    assert VOCAB.encode("e\u0301") == VOCAB.encode("é")  # NFC: composed and decomposed agree
+    assert VOCAB.encode("Ä") == [VOCAB.index["a"]]       # unseen accented letter -> its ASCII letter
+    assert normalise("  Van  der BERG ") == "van der berg"
+
+
+def test_smoke_training_lowers_the_loss(tmp_path):
+    data = tmp_path / "names"
+    data.mkdir()
+    (data / "Japanese.txt").write_text("\n".join(f"{a}{b}ka" for a in "ktmsn" for b in "aiueo" * 3))
+    (data / "Russian.txt").write_text("\n".join(f"{a}{b}ov" for a in "bdgvz" for b in "aiueo" * 3))
+    out = tmp_path / "ckpt"
+    train_names.main(["--arch", "gru", "--data", str(data), "--out", str(out), "--epochs", "8", "--patience", "8",
+                      "--hidden", "16", "--embed-dim", "8", "--batch-size", "8", "--lr", "0.01", "--no-report"])
+    history = json.loads((out / "manifest.json").read_text())["training"]["history"]
+    assert history[-1]["train_loss"] < 0.5 * history[0]["train_loss"]
+    predictor = NamePredictor.load(out)
+    assert predictor.labels == ["Japanese", "Russian"]
+
+
+@pytest.fixture(scope="module", params=["gru", "lstm", "rnn"])
+def shipped(request):
+    return NamePredictor.load(CHECKPOINTS / f"names-{request.param}")
+
+
+def test_committed_checkpoint_predicts_obvious_names(shipped):
+    names = ["Nakamura", "Yamamoto", "Ivanov", "Smirnov"]
+    probs = shipped.probabilities(names)
+    assert [shipped.labels[i] for i in probs.argmax(1)] == ["Japanese", "Japanese", "Russian", "Russian"]
+    assert shipped.manifest["countries"]["Japanese"] == ["JP"]
+    assert (CHECKPOINTS / f"names-{shipped.manifest['arch']}" / "model.safetensors").stat().st_size < 20 * 2**20
+
+
+def test_batch_equals_single(shipped):
+    names = ["Nakamura", "O'Neill", "Papadopoulos", "Nguyen", "a", "Abramovich-Kowalski"]
+    batch = shipped.probabilities(names)
+    for i, name in enumerate(names):
+        assert torch.allclose(shipped.probabilities([name])[0], batch[i], atol=1e-5)
+
+
+def test_tampered_or_incomplete_checkpoint_is_refused(tmp_path):
+    src = CHECKPOINTS / "names-gru"
+    bad = tmp_path / "names-gru"
+    shutil.copytree(src, bad)
+    blob = bytearray((bad / "model.safetensors").read_bytes())
+    blob[-10] ^= 0xFF
+    (bad / "model.safetensors").write_bytes(bytes(blob))
+    with pytest.raises(CheckpointError, match="does not match"):
+        NamePredictor.load(bad)
+
+    shutil.copy(src / "model.safetensors", bad / "model.safetensors")
+    manifest = json.loads((bad / "manifest.json").read_text())
+    manifest["config"]["hidden_size"] = 64  # manifest lies about the architecture
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointError, match="do not fit"):
+        NamePredictor.load(bad)
+
+    (bad / "manifest.json").write_text("{truncated")
+    with pytest.raises(CheckpointError, match="unreadable"):
+        NamePredictor.load(bad)
+    (bad / "model.safetensors").unlink()
+    shutil.copy(src / "manifest.json", bad / "manifest.json")
+    with pytest.raises(CheckpointError, match="missing"):
+        NamePredictor.load(bad)
