@@ -10,7 +10,7 @@ export BIND ?= 127.0.0.1:8000
 export WORKERS ?= 2
 APT_PACKAGES := redis-server supervisor curl
 
-.PHONY: system-deps install serve stop status logs test train-names evaluate-names pretrain-encoder train-entities evaluate-entities bench clean
+.PHONY: system-deps test-deps install serve stop status logs test train-names evaluate-names pretrain-encoder train-entities evaluate-entities bench clean
 
 system-deps:  ## Debian packages: redis-server, supervisor (and python3-venv where missing)
 	@if ! command -v redis-server >/dev/null || ! command -v supervisord >/dev/null || ! command -v curl >/dev/null \
@@ -40,7 +40,11 @@ stop:
 status:
 	supervisorctl -c deploy/supervisord.conf status
 
-test: install  ## the whole suite (starts its own redis-server/supervisord on free ports)
+test-deps:  ## Debian chromium for the demo-page browser test, wrk for benchmarks
+	@if ! command -v chromium >/dev/null || ! command -v wrk >/dev/null; then \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium wrk; fi
+
+test: install test-deps  ## the whole suite (starts its own redis-server/supervisord on free ports)
 	$(VENV)/bin/python -m pytest -q tests
 
 train-names:  ## retrain the three shipped name checkpoints (about 10 min on 2 cores)

@@ -68,6 +68,7 @@ class NameResult(BaseModel):
     cached: bool
     predictions: list[Prediction]
     low_confidence: bool = Field(description="top probability below the service's LOW_CONFIDENCE_THRESHOLD")
+    unsupported_script: bool = Field(description="no letters in a script our languages use: predictions is empty")
 
 
 class ClassifyResponse(NameResult):

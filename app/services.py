@@ -4,7 +4,7 @@ import unicodedata
 
 from app.cache import cache_key
 from app.errors import ApiError, NotReady
-from models.name_text import normalise
+from models.name_text import is_supported, normalise
 
 
 def _timed_forward(metrics, model_label: str, n: int, fn):
@@ -40,14 +40,21 @@ def classify(ctx, names: list[str], model: str | None, top_k: int):
             out.append([[predictor.labels[i], round(row[i], 6)] for i in ranked])
         return out
 
-    rows = _cached_batch(ctx, "classify", model, predictor.version, [normalise(n) for n in names], compute)
+    # No letters, or only scripts none of our languages use: an honest empty answer, no model call.
+    supported = [n for n in names if is_supported(n)]
+    rows = iter(_cached_batch(ctx, "classify", model, predictor.version, [normalise(n) for n in supported], compute))
     threshold = ctx.config["LOW_CONFIDENCE_THRESHOLD"]
     results = []
-    for name, (ranking, cached) in zip(names, rows):
+    for name in names:
+        if not is_supported(name):
+            results.append({"name": name, "cached": False, "predictions": [], "low_confidence": True,
+                            "unsupported_script": True})
+            continue
+        ranking, cached = next(rows)
         preds = [{"language": lang, "countries": predictor.countries[lang], "probability": round(p, 4)}
                  for lang, p in ranking[:top_k]]
         results.append({"name": name, "cached": cached, "predictions": preds,
-                        "low_confidence": ranking[0][1] < threshold})
+                        "low_confidence": ranking[0][1] < threshold, "unsupported_script": False})
     return model, predictor.version, results
 
 

@@ -1,5 +1,5 @@
 """HTTP routes; each view: parse -> validate -> one service call -> respond."""
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from app import schemas, services
 from app.errors import ApiError
@@ -17,6 +17,13 @@ def parse(schema):
         raise ApiError(f"Content-Type must be application/json, got {request.mimetype or 'none'!r}",
                        "unsupported_media_type", 415)
     return schema.model_validate_json(request.get_data(cache=False) or b"")
+
+
+@bp.get("/")
+def demo():
+    """The signup-form demo; its country list is every code the loaded name models can suggest."""
+    countries = sorted({c for p in ctx().registry.names.values() for codes in p.countries.values() for c in codes})
+    return render_template("index.html", countries=countries)
 
 
 @bp.post("/classify")

@@ -127,6 +127,15 @@ def test_nasty_names_never_crash(client):
     assert_error(post(client, "/classify", '{"name": "\\ud800"}'), 400)  # lone surrogate: not valid text
 
 
+@pytest.mark.parametrize("name", ["@@@ ###", "12345", "สมชาย", "דוד", "!!"])
+def test_no_letters_or_unsupported_script_gives_empty_predictions(client, name):
+    body = post(client, "/classify", {"name": name}).get_json()
+    assert body["predictions"] == [] and body["unsupported_script"] is True and body["low_confidence"] is True
+    batch = post(client, "/classify", {"names": ["Tanaka", name, "Ivanov"]}).get_json()["results"]
+    assert [r["unsupported_script"] for r in batch] == [False, True, False]
+    assert batch[0]["predictions"][0]["language"] == "Japanese" and batch[2]["predictions"][0]["language"] == "Russian"
+
+
 def test_health_ready_metrics_openapi(client):
     assert client.get("/health").get_json() == {"status": "ok"}
     ready = client.get("/ready")

@@ -1,0 +1,60 @@
+// Signup form: debounced /classify pre-selects the most likely country; the user can always override.
+const $ = (id) => document.getElementById(id);
+const regionName = (code) => {
+  try { return new Intl.DisplayNames(["en"], { type: "region" }).of(code); } catch (e) { return code; }
+};
+for (const opt of $("country").options) if (opt.value) opt.textContent = `${regionName(opt.value)} (${opt.value})`;
+
+let userChoseCountry = false, timer = null, seq = 0;
+$("country").addEventListener("change", () => { userChoseCountry = true; });
+
+function showHint(text, cls = "") { $("hint").textContent = text; $("hint").className = "hint " + cls; }
+
+async function postJSON(path, body) {
+  const resp = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  return { ok: resp.ok, body: await resp.json() };
+}
+
+function select(code) {
+  if ([...$("country").options].some((o) => o.value === code)) $("country").value = code;
+}
+
+async function suggest(name) {
+  const mine = ++seq;
+  $("suggestions").innerHTML = "";
+  if (!name.trim()) { showHint(""); return; }
+  let res;
+  try { res = await postJSON("/classify", { name, top_k: 3 }); } catch (e) { showHint("Suggestions are unavailable right now.", "warn"); return; }
+  if (mine !== seq) return; // a newer keystroke won
+  const preds = res.ok ? res.body.predictions || [] : [];
+  if (!res.ok || preds.length === 0) { showHint("We couldn't suggest a country for that name — please pick one.", "warn"); return; }
+  for (const p of preds) {
+    const li = document.createElement("li");
+    const code = p.countries[0];
+    li.textContent = `${p.language} — ${Math.round(p.probability * 100)}% (${regionName(code)})`;
+    const use = document.createElement("button");
+    use.type = "button"; use.textContent = "use";
+    use.addEventListener("click", () => { userChoseCountry = true; select(code); });
+    li.appendChild(use);
+    $("suggestions").appendChild(li);
+  }
+  if (!userChoseCountry) select(preds[0].countries[0]);
+  showHint(res.body.low_confidence ? "Not sure — please check the country." : "Country suggested from your name; change it if it's wrong.",
+           res.body.low_confidence ? "warn" : "");
+}
+
+$("name").addEventListener("input", (e) => { clearTimeout(timer); timer = setTimeout(() => suggest(e.target.value), 300); });
+$("signup").addEventListener("submit", (e) => { e.preventDefault(); showHint(`Thanks! Country: ${$("country").value || "not chosen"}.`); });
+
+$("review").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const v = $("verdict");
+  const text = $("entity").value;
+  if (!text.trim()) { v.textContent = "Type a candidate entity first."; v.className = "hint warn"; return; }
+  try {
+    const res = await postJSON("/review-entity", { text });
+    if (!res.ok) { v.textContent = res.body.error ? res.body.error.message : "Could not review that text."; v.className = "hint warn"; return; }
+    v.textContent = `${res.body.valid ? "Valid" : "Not a valid"} medical entity (score ${res.body.score.toFixed(2)})`;
+    v.className = "hint " + (res.body.valid ? "valid" : "invalid");
+  } catch (err) { v.textContent = "Review is unavailable right now."; v.className = "hint warn"; }
+});

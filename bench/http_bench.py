@@ -1,0 +1,131 @@
+"""HTTP benchmarks with wrk against real gunicorn + redis on loopback, several worker settings.
+
+    .venv/bin/python bench/http_bench.py [--duration 10] [--connections 8] [--configs all|default]
+
+For each gunicorn setting it starts redis-server + gunicorn on free ports, measures time to
+/ready and worker RSS, then runs the scenarios for a fixed duration. Ratios are taken within
+one run (absolute numbers drift on shared machines). Prints markdown tables.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.helpers import RedisServer, free_port, wait_http  # noqa: E402
+
+SCENARIOS = ["health", "hit", "miss", "batch256", "review_miss", "review_hit"]
+CONFIGS = {
+    "gthread 2w x 4t, torch 1": {"WORKER_CLASS": "gthread", "WORKERS": "2", "THREADS": "4", "TORCH_THREADS": "1"},
+    "sync 2w, torch 1": {"WORKER_CLASS": "sync", "WORKERS": "2", "THREADS": "1", "TORCH_THREADS": "1"},
+    "gthread 1w x 4t, torch 2": {"WORKER_CLASS": "gthread", "WORKERS": "1", "THREADS": "4", "TORCH_THREADS": "2"},
+    "gthread 4w x 2t, torch 1": {"WORKER_CLASS": "gthread", "WORKERS": "4", "THREADS": "2", "TORCH_THREADS": "1"},
+}
+
+
+def rss_mb(pid: int) -> float:
+    text = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+)", text).group(1)) / 1024
+
+
+def run_wrk(base: str, scenario: str, duration: int, connections: int) -> dict:
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s",
+                          str(ROOT / "bench/scenario.lua"), base], env={**os.environ, "SCENARIO": scenario},
+                         capture_output=True, text=True, timeout=duration + 60)
+    line = next(l for l in out.stdout.splitlines() if l.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
+
+
+def bench_config(name: str, settings: dict, duration: int, connections: int, workdir: Path) -> dict:
+    redis = RedisServer(workdir).start()
+    port = free_port()
+    env = {**os.environ, **settings, "BIND": f"127.0.0.1:{port}", "REDIS_URL": redis.url, "RUN_DIR": str(workdir),
+           "PROMETHEUS_MULTIPROC_DIR": str(workdir / f"prom-{port}")}
+    start = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app.wsgi:app"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(base + "/ready", timeout=120)
+        ready_s = time.monotonic() - start
+        time.sleep(2)  # let every worker finish booting before measuring
+        results = {}
+        for scenario in SCENARIOS:
+            redis.client().flushdb()
+            if scenario in ("hit", "review_hit"):  # warm the single cached entry
+                run_wrk(base, scenario, 1, 1)
+            results[scenario] = run_wrk(base, scenario, duration, connections)
+        workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        rss = [rss_mb(int(p)) for p in workers]
+        return {"name": name, "ready_s": ready_s, "worker_rss_mb": max(rss), "results": results}
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        redis.stop()
+
+
+def model_limits() -> dict:
+    """Raw batched throughput in one process with torch threads = cores (the model limit)."""
+    import torch
+    from models.entity_reviewer import EntityReviewer
+    from models.name_predictor import NamePredictor
+    from models.paths import CHECKPOINTS
+    torch.set_num_threads(os.cpu_count() or 1)
+    names = [f"name{i}son" for i in range(256)]
+    p = NamePredictor.load(CHECKPOINTS / "names-gru")
+    reviewer = EntityReviewer.load(CHECKPOINTS / "entity-encoder", CHECKPOINTS / "entity-rnn")
+    texts = ["手内肌萎缩症"] * 256
+
+    def rate(fn, n, reps=20):
+        fn()
+        times = []
+        for _ in range(reps):
+            t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
+        return n / statistics.median(times)
+    return {"names_per_s": rate(lambda: p.probabilities(names), 256),
+            "entities_per_s": rate(lambda: reviewer.scores(texts), 256, reps=10)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--configs", default="all", help="'all' or 'default'")
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk not found: apt-get install wrk")
+    limits = model_limits()
+    print(f"raw model limit (1 process, torch threads = {os.cpu_count()}): "
+          f"{limits['names_per_s']:,.0f} names/s (GRU, batches of 256), {limits['entities_per_s']:,.0f} entities/s\n")
+    chosen = CONFIGS if args.configs == "all" else dict(list(CONFIGS.items())[:1])
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, settings in chosen.items():
+            runs.append(bench_config(name, settings, args.duration, args.connections, Path(tmp)))
+            print(f"... {name} done", file=sys.stderr)
+    print(f"wrk: 2 threads, {args.connections} connections, {args.duration} s per scenario\n")
+    print("| setting | scenario | req/s | × health | p50 ms | p95 ms | p99 ms | errors |")
+    print("|---|---|---|---|---|---|---|---|")
+    for run in runs:
+        health = run["results"]["health"]["rps"]
+        for scenario, r in run["results"].items():
+            extra = f" ({r['rps'] * 256:,.0f} names/s = {r['rps'] * 256 / limits['names_per_s']:.2f}× model limit)" \
+                if scenario == "batch256" else ""
+            print(f"| {run['name']} | {scenario}{extra} | {r['rps']:,.0f} | {r['rps'] / health:.2f} | {r['p50_ms']:.2f} | "
+                  f"{r['p95_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |")
+    print("\n| setting | start → /ready s | max worker RSS MB |")
+    print("|---|---|---|")
+    for run in runs:
+        print(f"| {run['name']} | {run['ready_s']:.1f} | {run['worker_rss_mb']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""The signup-form demo in headless Chromium (Debian's browser, driven by Playwright; no browser download)."""
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.helpers import free_port
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (make test installs it)")
+
+
+@pytest.fixture
+def server(app, redis_server):
+    redis_server.client().flushdb()
+    port = free_port()
+    srv = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    srv.shutdown()
+
+
+@pytest.fixture
+def page(tmp_path):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page()
+        page.console_errors = []
+        page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+        page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+        yield page
+        browser.close()
+
+
+def test_typing_a_surname_preselects_its_country(server, page, tmp_path):
+    page.goto(server + "/")
+    page.fill("#name", "Nakamura")
+    page.wait_for_function("document.getElementById('country').value === 'JP'", timeout=10_000)
+    assert "Japanese" in page.inner_text("#suggestions")
+    assert page.locator("#suggestions li").count() == 3
+
+    page.select_option("#country", "BR")  # the user overrides; later suggestions must not undo it
+    page.fill("#name", "Ivanov")
+    page.wait_for_function("document.getElementById('suggestions').innerText.includes('Russian')", timeout=10_000)
+    assert page.input_value("#country") == "BR"
+
+    page.fill("#name", "@@@ ###")
+    page.wait_for_function("document.getElementById('hint').innerText.length > 0 && "
+                           "!document.getElementById('suggestions').innerText.includes('Russian')", timeout=10_000)
+    assert "couldn't suggest a country" in page.inner_text("#hint")
+    assert page.locator("#suggestions li").count() == 0
+    page.screenshot(path=str(tmp_path / "signup.png"), full_page=True)
+    assert (tmp_path / "signup.png").stat().st_size > 1000
+    assert page.console_errors == []
