@@ -40,11 +40,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["inference"] = ServiceContext(settings, registry, cache, metrics)
     errors.init_app(app)
     app.register_blueprint(views.bp)
-    _instrument(app, metrics, [o.strip() for o in settings["CORS_ORIGINS"].split(",") if o.strip()])
+    _instrument(app, metrics, [o.strip() for o in settings["CORS_ORIGINS"].split(",") if o.strip()],
+                settings["INSTANCE_NAME"])
     return app
 
 
-def _instrument(app: Flask, metrics, cors_origins: list[str]):
+def _instrument(app: Flask, metrics, cors_origins: list[str], instance: str):
     @app.before_request
     def _start():
         g.started = time.perf_counter()
@@ -54,6 +55,7 @@ def _instrument(app: Flask, metrics, cors_origins: list[str]):
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"  # bounded label set
         metrics.requests.labels(endpoint=endpoint, method=request.method, status=str(response.status_code)).inc()
         metrics.latency.labels(endpoint=endpoint, method=request.method).observe(time.perf_counter() - g.get("started", time.perf_counter()))
+        response.headers["X-Instance"] = instance  # which instance answered, behind a load balancer
         origin = request.headers.get("Origin")
         if origin and ("*" in cors_origins or origin in cors_origins):
             response.headers["Access-Control-Allow-Origin"] = origin

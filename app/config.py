@@ -1,5 +1,6 @@
 """Service configuration: defaults, overridden once from the environment (see README table)."""
 import os
+import socket
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +21,7 @@ DEFAULTS = {
     "LOW_CONFIDENCE_THRESHOLD": 0.5,
     "CORS_ORIGINS": "",                                   # comma-separated origins allowed to call the API
     "TORCH_THREADS": 1,
+    "INSTANCE_NAME": socket.gethostname(),                # sent as X-Instance on every response
 }
 
 

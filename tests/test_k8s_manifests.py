@@ -1,0 +1,16 @@
+"""The Kubernetes manifests parse and probe the right endpoints."""
+import yaml
+
+from tests.helpers import ROOT
+
+
+def test_manifests_are_valid_and_probe_ready_and_health():
+    docs = list(yaml.safe_load_all((ROOT / "deploy/k8s/service.yaml").read_text()))
+    kinds = {d["kind"]: d for d in docs}
+    assert set(kinds) == {"Deployment", "Service", "HorizontalPodAutoscaler"}
+    container = kinds["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert kinds["Deployment"]["spec"]["selector"]["matchLabels"] == kinds["Service"]["spec"]["selector"]
+    assert kinds["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]["name"] == kinds["Deployment"]["metadata"]["name"]
+    assert container["command"][-1] == "app.wsgi:app"

@@ -1,0 +1,71 @@
+"""Two service instances behind nginx sharing one Redis (loopback only, bounded request counts)."""
+import json
+import os
+import shutil
+import string
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from tests.helpers import ROOT, RedisServer, free_port, wait_http
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx not installed (make test installs it)")
+
+
+def classify(base, name):
+    req = urllib.request.Request(base + "/classify", data=json.dumps({"name": name}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.status, r.headers["X-Instance"], json.loads(r.read())
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    redis = RedisServer(tmp_path).start()
+    ports = {"a": free_port(), "b": free_port()}
+    procs = {}
+    for name, port in ports.items():
+        env = {**os.environ, "BIND": f"127.0.0.1:{port}", "WORKERS": "1", "INSTANCE_NAME": name,
+               "REDIS_URL": redis.url, "NAME_MODELS": "gru", "ENTITY_REVIEW": "false", "RUN_DIR": str(tmp_path)}
+        procs[name] = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app.wsgi:app"],
+                                       cwd=ROOT, env=env, stdout=open(tmp_path / f"{name}.log", "w"), stderr=subprocess.STDOUT)
+    lb_port = free_port()
+    conf = string.Template((ROOT / "deploy/nginx.conf").read_text()).safe_substitute(
+        LISTEN=f"127.0.0.1:{lb_port}", UPSTREAM_A=f"127.0.0.1:{ports['a']}", UPSTREAM_B=f"127.0.0.1:{ports['b']}",
+        RUN_DIR=str(tmp_path))
+    (tmp_path / "nginx.conf").write_text(conf)
+    try:
+        for port in ports.values():
+            wait_http(f"http://127.0.0.1:{port}/ready", timeout=90)
+        subprocess.run([NGINX, "-c", str(tmp_path / "nginx.conf"), "-e", str(tmp_path / "nginx-error.log")], check=True)
+        lb = f"http://127.0.0.1:{lb_port}"
+        wait_http(lb + "/ready")
+        yield lb, {k: f"http://127.0.0.1:{p}" for k, p in ports.items()}, procs
+    finally:
+        subprocess.run([NGINX, "-c", str(tmp_path / "nginx.conf"), "-e", str(tmp_path / "nginx-error.log"), "-s", "stop"],
+                       capture_output=True)
+        for p in procs.values():
+            p.terminate()
+            p.wait(30)
+        redis.stop()
+
+
+def test_two_instances_share_cache_and_survive_one_stopping(cluster):
+    lb, direct, procs = cluster
+    served = [classify(lb, f"Burst{i}") for i in range(40)]
+    assert all(code == 200 for code, _, _ in served)
+    assert {inst for _, inst, _ in served} == {"a", "b"}  # both instances took traffic
+
+    _, inst, first = classify(direct["a"], "Sharedcache")
+    assert inst == "a" and first["cached"] is False
+    _, inst, second = classify(direct["b"], "Sharedcache")
+    assert inst == "b" and second["cached"] is True  # cached by a, a hit on b
+
+    procs["b"].terminate()
+    procs["b"].wait(30)
+    after = [classify(lb, f"Afterstop{i}") for i in range(30)]
+    assert all(code == 200 for code, _, _ in after)  # nginx retried on a: no request lost
+    assert {inst for _, inst, _ in after} == {"a"}
