@@ -21,3 +21,11 @@ def app(redis_server):
 def client(app, redis_server):
     redis_server.client().flushdb()
     return app.test_client()
+
+
+@pytest.fixture
+def stack(tmp_path):
+    """supervisord + redis + gunicorn from the project's deploy/ config, on free ports."""
+    from tests.helpers import supervised_stack
+    with supervised_stack(tmp_path) as s:
+        yield s

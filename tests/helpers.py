@@ -1,8 +1,12 @@
 """Real processes for tests: free ports, a redis-server, waiting for HTTP readiness."""
+import contextlib
+import json
+import os
 import shutil
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -60,3 +64,38 @@ def wait_http(url: str, timeout: float = 60.0, status: int = 200) -> float:
             pass
         time.sleep(0.2)
     raise TimeoutError(f"{url} not answering {status} after {timeout}s")
+
+
+def http(method, url, body=None):
+    req = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def worker_pids(master_pid: int) -> set[int]:
+    out = subprocess.run(["pgrep", "-P", str(master_pid)], capture_output=True, text=True).stdout
+    return {int(p) for p in out.split()}
+
+
+@contextlib.contextmanager
+def supervised_stack(tmp_path, wait=True, **extra_env):
+    port, redis_port = free_port(), free_port()
+    env = {**os.environ, "PROJECT_DIR": str(ROOT), "RUN_DIR": str(tmp_path), "REDIS_PORT": str(redis_port),
+           "BIND": f"127.0.0.1:{port}", "WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"), **extra_env}
+    ctl = ["supervisorctl", "-c", str(ROOT / "deploy/supervisord.conf")]
+    subprocess.run(["supervisord", "-c", str(ROOT / "deploy/supervisord.conf")], env=env, check=True, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        if wait:
+            wait_http(base + "/ready", timeout=90)
+        yield base, env, ctl
+    finally:
+        subprocess.run(ctl + ["shutdown"], env=env, capture_output=True)
+        for _ in range(100):  # supervisord removes its pid file when everything has stopped
+            if not (tmp_path / "supervisord.pid").exists():
+                break
+            time.sleep(0.2)

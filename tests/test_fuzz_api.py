@@ -1,0 +1,79 @@
+"""Fuzzing the API: generated and hand-picked nasty requests never give >= 500, errors keep their shape."""
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+ENDPOINTS = [("POST", "/classify"), ("POST", "/review-entity"), ("GET", "/health"), ("GET", "/ready"),
+             ("GET", "/metrics"), ("GET", "/openapi.json"), ("GET", "/"), ("PUT", "/classify"), ("GET", "/nope")]
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    max_leaves=20)
+names = st.text(max_size=120)
+shaped = st.one_of(
+    st.fixed_dictionaries({"name": names}, optional={"model": st.sampled_from(["rnn", "lstm", "gru", "x", 1]),
+                                                     "top_k": st.integers(-5, 30) | st.text(max_size=3)}),
+    st.fixed_dictionaries({"names": st.lists(names, max_size=12)}, optional={"top_k": st.integers(-1, 20)}),
+    st.fixed_dictionaries({"text": st.text(max_size=70)}),
+    st.fixed_dictionaries({"texts": st.lists(st.text(max_size=70), max_size=8)}),
+    st.fixed_dictionaries({"features": st.lists(st.lists(st.floats(allow_nan=True, allow_infinity=True) | st.integers(),
+                                                         min_size=0, max_size=3), max_size=3)}),
+)
+
+
+def check(resp):
+    assert resp.status_code < 500, resp.get_data(as_text=True)[:300]
+    if resp.status_code >= 400:
+        body = resp.get_json()
+        assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+        assert "Traceback" not in body["error"]["message"]
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
+@given(endpoint=st.sampled_from(ENDPOINTS), body=shaped | json_values)
+def test_generated_requests(client, endpoint, body):
+    method, path = endpoint
+    raw = json.dumps(body, allow_nan=True)
+    check(client.open(path, method=method, data=raw, content_type="application/json"))
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(raw=st.binary(max_size=200), content_type=st.sampled_from(["application/json", "text/plain", "", "application/json; charset=latin-1"]))
+def test_generated_raw_bytes(client, raw, content_type):
+    for path in ("/classify", "/review-entity"):
+        check(client.post(path, data=raw, content_type=content_type))
+
+
+FEATURE_ROW = [0.1] * 768
+NASTY = [
+    {"name": "x" * (1024 * 1024)},
+    "[" * 100_000 + "]" * 100_000,
+    '{"name": ' * 5000 + '"a"' + "}" * 5000,
+    '{"features": [[NaN' + ", 0" * 767 + "]]}",
+    '{"features": [[Infinity' + ", 0" * 767 + "]]}",
+    {"features": [[0.0] * 767]},
+    {"features": [[0.0] * 769]},
+    {"features": [FEATURE_ROW] * 65},
+    {"features": []},
+    {"features": [[]]},
+    {"name": "\x00\x01\x02\x1b[31m\u202e"},
+    {"text": "\x00\u202e手内肌萎缩"},
+    {"names": ["a"] * 10_000},
+    {"texts": ["肺炎"] * 10_000},
+    {"name": ["nested"]},
+    b'{"name": "\xc3\x28"}',
+    b'\xff\xfe{\x00"\x00',
+    '{"name": "a", "name": "b"}',
+    "null",
+    "1e999999",
+]
+
+
+@pytest.mark.parametrize("body", NASTY, ids=range(len(NASTY)))
+@pytest.mark.parametrize("path", ["/classify", "/review-entity"])
+def test_hand_picked_nasty_inputs(client, path, body):
+    raw = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    check(client.post(path, data=raw, content_type="application/json"))
