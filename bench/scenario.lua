@@ -14,19 +14,16 @@ function init(args)
 end
 
 local syllables = {"ka", "to", "mi", "ra", "no", "vi", "ch", "sk", "ov", "er", "an", "el", "ba", "zu", "lo", "de"}
-local function name()
-  counter = counter + 1
-  local n, x = "", counter * 97 + tid * 1000003 + math.random(1, 1000000) * 131
-  for _ = 1, 4 do n = n .. syllables[(x % 16) + 1]; x = math.floor(x / 16) end
-  return n .. tostring(counter)
-end
 local chars = {"肌", "萎", "缩", "手", "内", "炎", "性", "慢", "急", "胃", "肠", "病", "肾", "血", "压", "痛"}
-local function entity()
+-- A fresh string of n pieces from a 16-entry alphabet: unique per request, so every one misses the cache.
+local function fresh(alphabet, n)
   counter = counter + 1
-  local s, x = "", counter * 131 + tid * 7919 + math.random(1, 1000000) * 17
-  for _ = 1, 6 do s = s .. chars[(x % 16) + 1]; x = math.floor(x / 16) end
+  local s, x = "", counter * 97 + tid * 1000003 + math.random(1, 1000000) * 131
+  for _ = 1, n do s = s .. alphabet[(x % 16) + 1]; x = math.floor(x / 16) end
   return s
 end
+local function name() return fresh(syllables, 4) .. tostring(counter) end
+local function entity() return fresh(chars, 6) end
 
 function request()
   local post = function(path, body)
