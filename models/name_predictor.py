@@ -5,7 +5,8 @@ import torch
 
 from models.checkpoint import CheckpointError, load_checkpoint
 from models.name_classifier import NameClassifier, NameClassifierConfig, collate
-from models.name_text import CharVocab
+from models import name_scripts
+from models.name_text import CharVocab, normalise
 
 
 def build_name_model(manifest: dict) -> NameClassifier:
@@ -35,5 +36,33 @@ class NamePredictor:
         return self.model(ids, lengths)
 
     def probabilities(self, names: list[str]) -> torch.Tensor:
-        """Calibrated class probabilities [len(names), num_labels] in one batched forward pass."""
-        return torch.softmax(self.logits(names) / self.temperature, dim=-1)
+        """Calibrated probabilities [len(names), num_labels]: every token of every name in one forward pass,
+        tokens combined by geometric mean, then script and diacritic evidence (models/name_scripts.py)."""
+        normalised = [normalise(n) for n in names]
+        parts = [name_scripts.tokens(n) for n in normalised]
+        logp = torch.log_softmax(self.logits([t for ts in parts for t in ts]) / self.temperature, dim=-1)
+        rows, start = [], 0
+        for name, ts in zip(normalised, parts):
+            probs = torch.softmax(logp[start : start + len(ts)].mean(0), dim=-1)
+            rows.append(self._apply_evidence(name, probs))
+            start += len(ts)
+        return torch.stack(rows)
+
+    def _apply_evidence(self, name: str, probs: torch.Tensor) -> torch.Tensor:
+        index = {label: i for i, label in enumerate(self.labels)}
+        allowed = name_scripts.allowed_labels(name)
+        if allowed == {"Chinese", "Japanese"} and allowed <= index.keys():
+            probs = torch.zeros_like(probs)
+            share = name_scripts.japanese_share_of_han(name)
+            probs[index["Japanese"]], probs[index["Chinese"]] = share, 1 - share
+        elif allowed and allowed & index.keys():
+            mask = torch.zeros_like(probs)
+            mask[[index[label] for label in allowed if label in index]] = 1
+            probs = probs * mask if float((probs * mask).sum()) > 0 else mask
+        if not allowed:  # Latin-only names: diacritics and particles the corpus cannot teach
+            probs = probs.clone()
+            for label in name_scripts.diacritic_labels(name) & index.keys():
+                probs[index[label]] *= name_scripts.DIACRITIC_BOOST
+            for label in name_scripts.particle_labels(name) & index.keys():
+                probs[index[label]] *= name_scripts.PARTICLE_BOOST
+        return probs / probs.sum()

@@ -1,0 +1,57 @@
+"""Names as signup forms send them: native scripts, diacritics, full names (issue: real-world names).
+
+    python -m models.evaluate_realworld [--arch gru lstm rnn]
+
+Uses models/eval_data/realworld_names.tsv, a hand-made set never used in training, plus the
+corpus test split for the no-regression check. Writes docs/reports/realworld.json.
+"""
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from models.name_predictor import NamePredictor
+from models.names_data import load_corpus
+from models.paths import CHECKPOINTS, NAMES_DIR, REPORTS
+
+EVAL_SET = Path(__file__).resolve().parent / "eval_data" / "realworld_names.tsv"
+
+
+def load_eval_set(path: Path = EVAL_SET) -> list[tuple[str, str, str]]:
+    return [tuple(line.split("\t")) for line in path.read_text(encoding="utf-8").splitlines()
+            if line and not line.startswith("#")]
+
+
+def evaluate(predictor: NamePredictor, rows) -> dict:
+    probs = predictor.probabilities([r[0] for r in rows])
+    top1 = [predictor.labels[i] for i in probs.argmax(1).tolist()]
+    groups = defaultdict(list)
+    for (name, label, category), pred in zip(rows, top1):
+        groups[category].append(pred == label)
+        groups[category.split(":")[0] + " (all)"].append(pred == label)
+    return {k: {"top1": round(sum(v) / len(v), 4), "n": len(v)} for k, v in sorted(groups.items())}
+
+
+def corpus_top1(predictor: NamePredictor, data: Path, seed: int = 0) -> float:
+    rows = load_corpus(data).split("test", seed)
+    probs = predictor.probabilities([n for n, _ in rows])
+    return round(sum(int(p) == y for p, (_, y) in zip(probs.argmax(1).tolist(), rows)) / len(rows), 4)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--arch", nargs="+", default=["gru", "lstm", "rnn"])
+    ap.add_argument("--data", type=Path, default=NAMES_DIR)
+    args = ap.parse_args(argv)
+    rows = load_eval_set()
+    report = {}
+    for arch in args.arch:
+        predictor = NamePredictor.load(CHECKPOINTS / f"names-{arch}")
+        report[arch] = {"realworld": evaluate(predictor, rows), "corpus_test_top1_served": corpus_top1(predictor, args.data)}
+        print(arch, json.dumps(report[arch], ensure_ascii=False))
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    (REPORTS / "realworld.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Evidence a name's writing carries beyond what the romanised training corpus shows.
+
+- Scripts: Cyrillic, Greek, Hangul, Kana and Arabic letters restrict the answer to the labels
+  written in that script (renormalising the model's probabilities over them). Han characters
+  alone are ambiguous between Chinese and Japanese: the split between the two comes from rules
+  (kana present, common surname lists, simplified-only characters, name length), because the
+  model only sees their Mandarin transliteration.
+- Diacritics the training corpus never contains (ř ů ě, ę ć ź, ư ơ đ and stacked Vietnamese
+  marks, ...) are folded to ASCII by the encoder, so they would be lost: here each multiplies
+  its languages' probabilities by DIACRITIC_BOOST before renormalising.
+- Full names: tokens are split on whitespace; particles (van, der, de, von, O', Mac, ...) attach
+  to the following token; the answer is the renormalised geometric mean of the tokens' probabilities.
+  Particles and the Mac/Mc/O' prefixes also multiply their languages by PARTICLE_BOOST.
+"""
+import unicodedata
+
+SCRIPT_LABELS = {"CYRILLIC": {"Russian"}, "GREEK": {"Greek"}, "HANGUL": {"Korean"}, "HIRAGANA": {"Japanese"},
+                 "KATAKANA": {"Japanese"}, "ARABIC": {"Arabic"}, "CJK": {"Chinese", "Japanese"}}
+DIACRITIC_BOOST = 20.0
+DIACRITICS = {
+    "Czech": set("řůěťďňĺľ"),
+    "Polish": set("ęćźśżąłń"),
+    "Vietnamese": set("ươđăâêôạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ"),
+    "Portuguese": set("ãõ"),
+    "German": set("ß"),
+    "Spanish": set("ñ"),
+    "Irish": set(),
+}
+PARTICLE_BOOST = 5.0
+PARTICLE_LABELS = {"van": {"Dutch"}, "der": {"Dutch", "German"}, "den": {"Dutch"}, "ter": {"Dutch"}, "ten": {"Dutch"},
+                   "von": {"German"}, "o'": {"Irish"}, "ó": {"Irish"}, "ní": {"Irish"}, "mac": {"Scottish", "Irish"},
+                   "mc": {"Scottish", "Irish"}, "di": {"Italian"}, "della": {"Italian"}, "dos": {"Portuguese"},
+                   "das": {"Portuguese"}, "del": {"Spanish", "Italian"}}
+PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "di", "da", "dos", "das", "du", "la", "le", "ter",
+             "ten", "o'", "ó", "ní", "mac", "mc", "al", "el", "bin", "ibn", "abu", "st.", "y"}
+CHINESE_SURNAMES = set("王李张刘陈杨黄赵吴周徐孙马朱胡郭何罗郑梁谢宋唐许韩冯邓曹彭曾肖董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+                       "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+                       "張劉陳楊黃趙吳孫馬鄭謝韓馮鄧蕭葉蘇呂盧鍾譚陸賈韋鄒龔萬錢湯")
+CHINESE_COMPOUND = {"欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "令狐", "慕容", "尉迟", "长孙", "夏侯", "宇文", "司徒", "公孙"}
+JAPANESE_SURNAMES = {"佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "渡邊", "山本", "中村", "小林", "加藤", "吉田", "山田", "佐々木",
+                     "山口", "松本", "井上", "木村", "清水", "山崎", "森", "池田", "橋本", "阿部", "石川", "山下", "中島",
+                     "石井", "小川", "前田", "岡田", "長谷川", "藤田", "後藤", "近藤", "村上", "遠藤", "青木", "坂本", "斉藤",
+                     "斎藤", "福田", "太田", "西村", "藤井", "金子", "岡本", "藤原", "中野", "三浦", "原田", "中川", "松田",
+                     "竹内", "小野", "田村", "中山", "和田", "石田", "森田", "上田", "原", "内田", "柴田", "酒井", "宮崎",
+                     "横山", "高木", "安藤", "宮本", "大野", "小島", "谷口", "今井", "工藤", "高田", "増田", "丸山", "杉山",
+                     "村田", "大塚", "新井", "小山", "平野", "藤本", "河野", "上野", "野口", "武田", "松井", "千葉", "岩崎",
+                     "菅原", "木下", "久保", "佐野", "野村", "松尾", "菊地", "杉本", "市川", "古川", "大西", "島田", "水野",
+                     "桜井", "高野", "渡部", "吉川", "山内", "西田", "飯田", "菅野", "服部", "五十嵐", "北村", "小松", "黒田",
+                     "安田", "中田", "山中", "大橋", "荒木", "本田", "小池", "宮田", "秋山", "大久保", "平田", "永井", "松下"}
+SIMPLIFIED_ONLY = set("张陈刘杨黄赵吴孙马郑谢韩冯邓萧叶苏吕卢钟谭陆贾韦邹龚万钱汤东门书见贝车长马鸟鱼龙华伟军丽")
+
+
+def scripts(text: str) -> set[str]:
+    """Unicode scripts of the letters in `text` (first word of each letter's Unicode name)."""
+    return {unicodedata.name(ch, "UNKNOWN").split(" ")[0] for ch in text if unicodedata.category(ch).startswith("L")}
+
+
+def allowed_labels(text: str) -> set[str] | None:
+    """Labels the non-Latin scripts in `text` allow, or None when only Latin letters (no restriction)."""
+    allowed = set()
+    for script in scripts(text):
+        allowed |= SCRIPT_LABELS.get(script, set())
+    return allowed or None
+
+
+def japanese_share_of_han(text: str) -> float:
+    """P(Japanese | Chinese or Japanese) for a name written with Han characters (kana settles it)."""
+    found = scripts(text)
+    if found & {"HIRAGANA", "KATAKANA"}:
+        return 0.99
+    if "々" in text:  # the iteration mark (佐々木) is a Japanese habit
+        return 0.95
+    han = "".join(ch for ch in text if unicodedata.name(ch, "").startswith("CJK"))
+    if not han:
+        return 0.5
+    if any(han.startswith(s) for s in sorted(JAPANESE_SURNAMES, key=len, reverse=True) if len(s) >= 2) or han in JAPANESE_SURNAMES:
+        return 0.9
+    if han[:2] in CHINESE_COMPOUND or any(ch in SIMPLIFIED_ONLY for ch in han):
+        return 0.05
+    if han[0] in CHINESE_SURNAMES and len(han) <= 3:
+        return 0.15
+    return 0.75 if len(han) >= 2 else 0.3  # Japanese surnames are mostly 2+ characters, Chinese mostly 1
+
+
+def diacritic_labels(text: str) -> set[str]:
+    return {lang for lang, marks in DIACRITICS.items() if any(ch in marks for ch in text)}
+
+
+def particle_labels(normalised: str) -> set[str]:
+    """Languages suggested by the name's particles: 'van der berg' -> Dutch, "o'neill" -> Irish."""
+    found = set()
+    for word in normalised.replace("-", " ").split():
+        key = "o'" if word.startswith(("o'", "o’")) else "mac" if word.startswith("mac") and len(word) > 4 else \
+            "mc" if word.startswith("mc") and len(word) > 3 else word
+        found |= PARTICLE_LABELS.get(key, set())
+    return found
+
+
+def tokens(normalised: str) -> list[str]:
+    """Name parts with particles attached to what follows: 'mary o'neill' -> ['mary', "o'neill"],
+    'jan van der berg' -> ['jan', 'van der berg']."""
+    parts, pending = [], []
+    for word in normalised.replace("-", " ").split():
+        if word in PARTICLES or (word.startswith(("o'", "o’")) and len(word) == 2):
+            pending.append(word)
+            continue
+        parts.append(" ".join(pending + [word]))
+        pending = []
+    if pending:
+        parts.append(" ".join(pending))
+    return parts or [normalised]

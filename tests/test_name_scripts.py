@@ -1,0 +1,77 @@
+"""Script, diacritic and particle evidence; full names; calibration; any Unicode name is answered."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from models import metrics, name_scripts
+from models.calibration import fit_temperature
+from models.name_predictor import NamePredictor
+from models.names_data import load_corpus
+from models.paths import CHECKPOINTS
+
+
+@pytest.fixture(scope="module")
+def gru():
+    return NamePredictor.load(CHECKPOINTS / "names-gru")
+
+
+def top1(predictor, name):
+    return predictor.labels[int(predictor.probabilities([name])[0].argmax())]
+
+
+@pytest.mark.parametrize("name,label", [("Смирнов", "Russian"), ("Οικονόμου", "Greek"), ("박", "Korean"),
+                                        ("すずき", "Japanese"), ("ヤマモト", "Japanese"), ("خالد", "Arabic"),
+                                        ("佐々木", "Japanese"), ("欧阳", "Chinese"), ("张", "Chinese"), ("田中", "Japanese")])
+def test_native_scripts(gru, name, label):
+    assert top1(gru, name) == label
+
+
+@pytest.mark.parametrize("name,label", [("Dvořák", "Czech"), ("Wałęsa", "Polish"), ("Nguyễn", "Vietnamese"),
+                                        ("Gonçalves", "Portuguese"), ("Muñoz", "Spanish")])
+def test_diacritics_inform_the_answer(gru, name, label):
+    assert top1(gru, name) == label
+
+
+def test_tokens_and_particles():
+    assert name_scripts.tokens("mary o'neill") == ["mary", "o'neill"]
+    assert name_scripts.tokens("jan van der berg") == ["jan", "van der berg"]
+    assert name_scripts.tokens("ó briain") == ["ó briain"]
+    assert name_scripts.particle_labels("van der berg") >= {"Dutch"}
+    assert name_scripts.particle_labels("o'brien") == {"Irish"}
+    assert "Scottish" in name_scripts.particle_labels("macdonald")
+    assert name_scripts.particle_labels("mack") == set()  # too short to be a Mac- prefix
+
+
+@pytest.mark.parametrize("name,label", [("Hiroshi Tanaka", "Japanese"), ("Mary O'Neill", "Irish"),
+                                        ("van der Berg", "Dutch"), ("García Márquez", "Spanish"),
+                                        ("Vladimir Ivanov", "Russian")])
+def test_full_names(gru, name, label):
+    assert top1(gru, name) == label
+
+
+def test_scripts_none_of_our_labels_use_are_flagged():
+    assert name_scripts.allowed_labels("สมชาย") is None and name_scripts.scripts("สมชาย") == {"THAI"}
+    assert name_scripts.allowed_labels("Smith") is None and name_scripts.allowed_labels("김") == {"Korean"}
+
+
+def test_calibration_improves_ece_on_validation(gru):
+    rows = load_corpus().split("val")
+    logits = gru.logits([n for n, _ in rows])
+    y = np.array([label for _, label in rows])
+    raw = metrics.expected_calibration_error(logits.softmax(-1).numpy(), y)[0]
+    temperature = fit_temperature(gru, rows)
+    calibrated = metrics.expected_calibration_error((logits / temperature).softmax(-1).numpy(), y)[0]
+    assert calibrated < raw and abs(temperature - gru.temperature) < 1e-3
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(name=st.text(min_size=1, max_size=100).filter(lambda s: s.strip()))
+def test_any_unicode_name_gets_predictions_or_a_flag(client, name):
+    r = client.post("/classify", json={"name": name})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    body = r.get_json()
+    assert body["unsupported_script"] is (body["predictions"] == [])
+    if body["predictions"]:
+        assert abs(sum(p["probability"] for p in client.post("/classify", json={"name": name, "top_k": 18})
+                       .get_json()["predictions"]) - 1) < 0.01
