@@ -4,7 +4,8 @@ import unicodedata
 
 from app.cache import cache_key
 from app.errors import ApiError, NotReady
-from models.name_text import is_supported, normalise
+from models.name_scripts import is_supported
+from models.name_text import normalise
 
 
 def _timed_forward(metrics, model_label: str, n: int, fn):

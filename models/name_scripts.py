@@ -55,6 +55,14 @@ def scripts(text: str) -> set[str]:
     return {unicodedata.name(ch, "UNKNOWN").split(" ")[0] for ch in text if unicodedata.category(ch).startswith("L")}
 
 
+SUPPORTED_SCRIPTS = {"LATIN", *SCRIPT_LABELS}
+
+
+def is_supported(name: str) -> bool:
+    """True when the name has letters and at least one in a script our labels use."""
+    return bool(scripts(name) & SUPPORTED_SCRIPTS)
+
+
 def allowed_labels(text: str) -> set[str] | None:
     """Labels the non-Latin scripts in `text` allow, or None when only Latin letters (no restriction)."""
     allowed = set()

@@ -10,28 +10,13 @@ import unicodedata
 from anyascii import anyascii
 
 PAD, UNK = "<pad>", "<unk>"
-# Scripts our 18 labels are written in (romanised corpus + native scripts that transliterate).
-SUPPORTED_SCRIPTS = {"LATIN", "CYRILLIC", "GREEK", "ARABIC", "CJK", "HIRAGANA", "KATAKANA", "HANGUL"}
+
 MAX_NAME_CHARS = 32
 
 
 def normalise(name: str) -> str:
     """Canonical form used for training rows, cache keys and model input."""
     return " ".join(unicodedata.normalize("NFC", name).lower().split())
-
-
-def scripts(name: str) -> set[str]:
-    """Unicode scripts of the letters in `name` (first word of each letter's Unicode name)."""
-    found = set()
-    for ch in name:
-        if unicodedata.category(ch).startswith("L"):
-            found.add(unicodedata.name(ch, "UNKNOWN").split(" ")[0])
-    return found
-
-
-def is_supported(name: str) -> bool:
-    """True when the name has letters and at least one in a script our labels use."""
-    return bool(scripts(name) & SUPPORTED_SCRIPTS)
 
 
 def build_vocab(names) -> list[str]:

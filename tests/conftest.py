@@ -14,7 +14,7 @@ def redis_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def app(redis_server):
     """The service over the committed checkpoints and a real Redis."""
-    return create_app({"REDIS_URL": redis_server.url, "ENTITY_REVIEW": False})  # TODO: entity checkpoint
+    return create_app({"REDIS_URL": redis_server.url})
 
 
 @pytest.fixture

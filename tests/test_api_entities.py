@@ -1,0 +1,65 @@
+"""/review-entity against the committed encoder + RNN and a real redis-server."""
+import json
+
+import pytest
+
+from tests.test_api import assert_error, post
+
+FEATURES_OK = {"features": [[0.01] * 768] * 5}
+
+
+def test_review_single_contract_and_cache(client):
+    first = post(client, "/review-entity", {"text": "手内肌萎缩"}).get_json()
+    assert set(first) == {"text", "valid", "score", "model_version", "cached"}
+    assert first["text"] == "手内肌萎缩" and first["valid"] is True and 0.5 <= first["score"] <= 1
+    assert first["model_version"].startswith("entity-rnn-") and first["cached"] is False
+    second = post(client, "/review-entity", {"text": "手内肌萎缩"}).get_json()
+    assert second["cached"] is True and second["score"] == first["score"]
+
+
+def test_committed_model_accepts_entities_and_rejects_reversals(client):
+    entities = ["手内肌萎缩", "慢性支气管炎", "糖尿病肾病", "急性胃肠炎", "高血压"]
+    body = post(client, "/review-entity", {"texts": entities + [e[::-1] for e in entities]}).get_json()
+    results = body["results"]
+    assert [r["text"] for r in results] == entities + [e[::-1] for e in entities]  # input order
+    assert sum(r["valid"] for r in results[:5]) >= 4
+    assert not any(r["valid"] for r in results[5:])
+
+
+def test_batch_equals_single(client):
+    texts = ["肺炎", "手内肌萎缩", "缩萎肌内手", "肺炎"]
+    batch = post(client, "/review-entity", {"texts": texts}).get_json()["results"]
+    assert [r["cached"] for r in batch] == [False, False, False, True]
+    client.application.extensions["inference"].cache.client().flushdb()
+    for text, r in zip(texts, batch):
+        single = post(client, "/review-entity", {"text": text}).get_json()
+        assert abs(single["score"] - r["score"]) < 1e-3 and single["valid"] == r["valid"]
+
+
+def test_features_path(client):
+    body = post(client, "/review-entity", FEATURES_OK).get_json()
+    assert set(body) == {"valid", "score", "model_version", "cached"} and 0 <= body["score"] <= 1
+
+
+@pytest.mark.parametrize("body,code", [
+    ({"text": ""}, "invalid_request"),
+    ({"text": "  "}, "invalid_request"),
+    ({"text": "肺" * 65}, "invalid_request"),
+    ({"texts": []}, "invalid_request"),
+    ({"texts": ["肺炎"] * 1001}, "invalid_request"),
+    ({"text": "肺炎", "texts": ["肺炎"]}, "invalid_request"),
+    ({"text": 5}, "invalid_request"),
+    ({"features": [[0.0] * 767]}, "invalid_request"),
+    ({"features": [[0.0] * 768] * 65}, "invalid_request"),
+    ({"features": []}, "invalid_request"),
+    ({"features": [["a"] * 768]}, "invalid_request"),
+    ('{"features": [[NaN' + ", 0" * 767 + "]]}", "invalid_request"),
+    ('{"features": [[Infinity' + ", 0" * 767 + "]]}", "invalid_request"),
+    ("{bad", "malformed_json"),
+])
+def test_review_bad_input_is_400(client, body, code):
+    assert_error(post(client, "/review-entity", body), 400, code)
+
+
+def test_ready_lists_entity_review(client):
+    assert "entity-review" in client.get("/ready").get_json()["models"]
