@@ -20,6 +20,7 @@ class NamePredictor:
         self.model, self.manifest = model, manifest
         self.vocab = CharVocab(manifest["vocab"])
         self.labels: list[str] = manifest["labels"]
+        self.index = {label: i for i, label in enumerate(self.labels)}
         self.countries: dict[str, list[str]] = manifest["countries"]
         self.temperature = float(manifest.get("temperature", 1.0))
         self.version: str = manifest["model_version"]
@@ -49,7 +50,7 @@ class NamePredictor:
         return torch.stack(rows)
 
     def _apply_evidence(self, name: str, probs: torch.Tensor) -> torch.Tensor:
-        index = {label: i for i, label in enumerate(self.labels)}
+        index = self.index
         allowed = name_scripts.allowed_labels(name)
         if allowed == {"Chinese", "Japanese"} and allowed <= index.keys():
             probs = torch.zeros_like(probs)
