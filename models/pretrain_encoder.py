@@ -16,6 +16,7 @@ import torch
 from tqdm import tqdm
 from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast, DataCollatorForLanguageModeling
 
+from models.batching import length_buckets
 from models.entity_data import read_lexicon
 from models.paths import CHECKPOINTS, ENTITIES_FILE
 
@@ -34,14 +35,6 @@ def char_ids(tok, text: str) -> list[int]:
     """[CLS] + one id per character + [SEP], the same mapping CharEncoder uses at serving time."""
     ids = [tok.convert_tokens_to_ids(p[0]) if (p := tok.tokenize(c)) else tok.unk_token_id for c in text]
     return [tok.cls_token_id, *ids, tok.sep_token_id]
-
-
-def batches(examples: list[list[int]], batch_size: int, rng: random.Random):
-    """Length-bucketed batches (little padding), in random order."""
-    order = sorted(range(len(examples)), key=lambda i: (len(examples[i]), rng.random()))
-    chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    rng.shuffle(chunks)
-    return chunks
 
 
 @torch.no_grad()
@@ -106,7 +99,7 @@ def main(argv=None):
     bar = tqdm(total=steps_total, desc="mlm pretraining", unit="step")
     stopped_early = False
     for epoch in range(args.epochs):
-        for chunk in batches(train, args.batch_size, rng):
+        for chunk in length_buckets([len(e) for e in train], args.batch_size, rng):
             batch = collator([{"input_ids": train[i]} for i in chunk])
             out = model(input_ids=batch["input_ids"], attention_mask=(batch["input_ids"] != tok.pad_token_id).long(),
                         labels=batch["labels"])

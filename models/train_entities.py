@@ -1,6 +1,6 @@
 """Train the i2h/i2o entity RNN on cached encoder features; write checkpoint + report.
 
-    python -m models.train_entities [--encoder checkpoints/entity-encoder] [--train-limit 30000]
+    python -m models.train_entities [--encoder checkpoints/entity-encoder] [--train-limit N]
 
 The encoder is frozen: each text's [len, 768] features are computed once (fp16 in memory)
 and reused every epoch. The checkpoint records the encoder's fingerprint; pointing the
@@ -8,6 +8,7 @@ service at another encoder requires retraining with this CLI (--encoder DIR).
 """
 import argparse
 import json
+import random
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 from tqdm import tqdm
 
+from models.batching import length_buckets
 from models.checkpoint import save_checkpoint
 from models.entity_data import build_split, read_lexicon
 from models.entity_encoder import CharEncoder
@@ -35,11 +37,14 @@ def featurize(encoder: CharEncoder, texts: list[str], batch_size: int = 256, des
     return out
 
 
-def batches(feats, labels, batch_size, gen=None):
-    """(x [b, max_len, 768] float32, lengths, y) batches; shuffled when a generator is given."""
-    order = torch.randperm(len(feats), generator=gen).tolist() if gen is not None else list(range(len(feats)))
-    for i in range(0, len(order), batch_size):
-        idx = order[i : i + batch_size]
+def batches(feats, labels, batch_size, rng: random.Random | None = None):
+    """(x [b, max_len, 768] float32, lengths, y) batches: length-bucketed in random order when `rng` is
+    given (training), in input order otherwise (prediction)."""
+    if rng is not None:
+        chunks = length_buckets([f.shape[0] for f in feats], batch_size, rng)
+    else:
+        chunks = [list(range(i, min(i + batch_size, len(feats)))) for i in range(0, len(feats), batch_size)]
+    for idx in chunks:
         x = pad_sequence([feats[j] for j in idx], batch_first=True).float()
         yield x, torch.tensor([feats[j].shape[0] for j in idx]), torch.tensor([labels[j] for j in idx])
 
@@ -57,11 +62,11 @@ def main(argv=None):
     ap.add_argument("--encoder", type=Path, default=CHECKPOINTS / "entity-encoder")
     ap.add_argument("--data", type=Path, default=ENTITIES_FILE)
     ap.add_argument("--out", type=Path, default=CHECKPOINTS / "entity-rnn")
-    ap.add_argument("--train-limit", type=int, default=30000, help="positives sampled for training (0 = all)")
+    ap.add_argument("--train-limit", type=int, default=0, help="positives sampled for training (0 = all)")
     ap.add_argument("--val-limit", type=int, default=4000)
     ap.add_argument("--test-limit", type=int, default=0, help="positives in the evaluation report (0 = all)")
     ap.add_argument("--hidden", type=int, default=128)
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--patience", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -85,11 +90,11 @@ def main(argv=None):
     model = EntityRNN(config)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     loss_fn = nn.NLLLoss()
-    gen = torch.Generator().manual_seed(args.seed)
+    rng = random.Random(args.seed)
     history, best, best_state, stale, start = [], -1.0, None, 0, time.time()
     for epoch in range(1, args.epochs + 1):
         total = 0.0
-        for x, lengths, y in tqdm(batches(train_x, train_y, args.batch_size, gen), desc=f"epoch {epoch}",
+        for x, lengths, y in tqdm(batches(train_x, train_y, args.batch_size, rng), desc=f"epoch {epoch}",
                                   total=(len(train_x) + args.batch_size - 1) // args.batch_size, leave=False):
             loss = loss_fn(model(x, lengths), y)
             opt.zero_grad(set_to_none=True)
