@@ -3,10 +3,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from models.entity_encoder import FEATURE_DIM, MAX_CHARS as MAX_ENTITY_CHARS
+
 MAX_BATCH_ITEMS = 1000
 MAX_NAME_CHARS = 100
-MAX_ENTITY_CHARS = 64   # = models.entity_encoder.MAX_CHARS
-FEATURE_DIM = 768
 NAME_MODELS = ("rnn", "lstm", "gru")
 
 

@@ -4,6 +4,7 @@ import unicodedata
 
 from app.cache import cache_key
 from app.errors import ApiError, NotReady
+from models.entity_encoder import EncoderError
 from models.name_scripts import is_supported
 from models.name_text import normalise
 
@@ -74,7 +75,10 @@ def review(ctx, texts: list[str]):
         return [round(s, 6) for s in scores]
 
     keys_in = [unicodedata.normalize("NFC", t.strip()) for t in texts]
-    rows = _cached_batch(ctx, "review-entity", "entity", reviewer.version, keys_in, compute)
+    try:
+        rows = _cached_batch(ctx, "review-entity", "entity", reviewer.version, keys_in, compute)
+    except EncoderError as e:  # the schema's limits should make this unreachable; never a 500 if not
+        raise ApiError(str(e), "invalid_text") from None
     return reviewer.version, [{"text": t, "valid": s >= reviewer.threshold, "score": round(s, 4), "cached": c}
                               for t, (s, c) in zip(texts, rows)]
 

@@ -15,7 +15,7 @@ from transformers import AutoTokenizer, BertModel
 from models.checkpoint import CheckpointError
 
 FEATURE_DIM = 768
-MAX_CHARS = 64  # longest candidate we encode; the API rejects longer ones
+MAX_CHARS = 62  # longest candidate we encode (+[CLS]/[SEP] = our encoder's 64 positions); the API rejects longer ones
 
 
 class EncoderError(ValueError):
@@ -53,7 +53,10 @@ class CharEncoder:
         model = BertModel.from_pretrained(directory, local_files_only=True, dtype=torch.float32,
                                           add_pooling_layer=False)
         if model.config.hidden_size != FEATURE_DIM:
-            raise ValueError(f"encoder hidden size is {model.config.hidden_size}, expected {FEATURE_DIM}")
+            raise CheckpointError(f"encoder hidden size is {model.config.hidden_size}, expected {FEATURE_DIM}")
+        if model.config.max_position_embeddings < MAX_CHARS + 2:
+            raise CheckpointError(f"encoder has {model.config.max_position_embeddings} positions, "
+                                  f"needs {MAX_CHARS + 2} for {MAX_CHARS}-character texts")
         model.eval()
         return cls(tok, model, encoder_fingerprint(directory, tok.get_vocab()))
 

@@ -18,6 +18,7 @@ from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast, DataCol
 
 from models.batching import length_buckets
 from models.entity_data import read_lexicon
+from models.entity_encoder import MAX_CHARS
 from models.paths import CHECKPOINTS, ENTITIES_FILE
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -79,14 +80,14 @@ def main(argv=None):
     if args.limit:
         texts = texts[: args.limit]
     tok = build_tokenizer(texts, args.out)
-    examples = [char_ids(tok, t[:62]) for t in texts]
+    examples = [char_ids(tok, t[:MAX_CHARS]) for t in texts]
     rng.shuffle(examples)
     n_val = max(1, len(examples) // 50)
     val, train = examples[:n_val], examples[n_val:]
 
     config = BertConfig(vocab_size=tok.vocab_size, hidden_size=768, num_hidden_layers=args.layers,
                         num_attention_heads=args.heads, intermediate_size=args.intermediate,
-                        max_position_embeddings=64, type_vocab_size=1, pad_token_id=tok.pad_token_id)
+                        max_position_embeddings=MAX_CHARS + 2, type_vocab_size=1, pad_token_id=tok.pad_token_id)
     model = BertForMaskedLM(config)
     collator = DataCollatorForLanguageModeling(tok, mlm_probability=0.15, return_tensors="pt")
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)

@@ -51,7 +51,7 @@ def test_one_feature_row_per_character(tiny_encoder, text):
     assert torch.isfinite(feats).all()
 
 
-@pytest.mark.parametrize("bad", ["", "肺" * 65])
+@pytest.mark.parametrize("bad", ["", "肺" * 63])
 def test_encoder_rejects_empty_and_too_long(tiny_encoder, bad):
     with pytest.raises(EncoderError):
         CharEncoder.load(tiny_encoder[0]).features([bad])
@@ -99,7 +99,7 @@ def test_rnn_training_smoke_and_encoder_mismatch(tiny_encoder, tmp_path):
         EntityReviewer.load(enc_dir, out)
 
 
-@pytest.mark.parametrize("features", [np.zeros((3, 10)), np.zeros((0, FEATURE_DIM)), np.zeros((65, FEATURE_DIM)),
+@pytest.mark.parametrize("features", [np.zeros((3, 10)), np.zeros((0, FEATURE_DIM)), np.zeros((63, FEATURE_DIM)),
                                       np.full((2, FEATURE_DIM), np.nan), np.zeros(FEATURE_DIM)])
 def test_feature_path_validates(tiny_encoder, tmp_path, features):
     rnn = EntityRNN(EntityRNNConfig()).eval()

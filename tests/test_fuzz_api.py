@@ -56,7 +56,7 @@ NASTY = [
     '{"features": [[Infinity' + ", 0" * 767 + "]]}",
     {"features": [[0.0] * 767]},
     {"features": [[0.0] * 769]},
-    {"features": [FEATURE_ROW] * 65},
+    {"features": [FEATURE_ROW] * 63},
     {"features": []},
     {"features": [[]]},
     {"name": "\x00\x01\x02\x1b[31m\u202e"},
