@@ -10,8 +10,13 @@ from tests.helpers import http, wait_http, worker_pids
 
 def test_supervised_stack_survives_a_killed_worker(stack):
     base, env, ctl = stack
-    status = subprocess.run(ctl + ["status"], env=env, capture_output=True, text=True).stdout
-    assert "redis" in status and "gunicorn" in status and status.count("RUNNING") == 2
+    deadline = time.monotonic() + 30  # supervisor calls gunicorn RUNNING after startsecs (15 s)
+    while time.monotonic() < deadline:
+        status = subprocess.run(ctl + ["status"], env=env, capture_output=True, text=True).stdout
+        if status.count("RUNNING") == 2:
+            break
+        time.sleep(1)
+    assert "redis" in status and "gunicorn" in status and status.count("RUNNING") == 2, status
 
     code, body = http("POST", base + "/classify", {"name": "Yamamoto"})
     assert code == 200 and body["predictions"][0]["countries"][0] == "JP" and body["cached"] is False
