@@ -37,11 +37,13 @@ def rss_mb(pid: int) -> float:
 
 
 def run_wrk(base: str, scenario: str, duration: int, connections: int) -> dict:
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s",
+    out = subprocess.run(["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s",
                           str(ROOT / "bench/scenario.lua"), base], env={**os.environ, "SCENARIO": scenario},
                          capture_output=True, text=True, timeout=duration + 60)
-    line = next(l for l in out.stdout.splitlines() if l.startswith("RESULT "))
-    return json.loads(line[len("RESULT "):])
+    lines = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
+    if not lines:
+        raise RuntimeError(f"wrk gave no result for {scenario}: {out.stdout[-500:]} {out.stderr[-500:]}")
+    return json.loads(lines[0][len("RESULT "):])
 
 
 def bench_config(name: str, settings: dict, duration: int, connections: int, workdir: Path) -> dict:
