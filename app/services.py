@@ -43,12 +43,13 @@ def classify(ctx, names: list[str], model: str | None, top_k: int):
         return out
 
     # No letters, or only scripts none of our languages use: an honest empty answer, no model call.
-    supported = [n for n in names if is_supported(n)]
-    rows = iter(_cached_batch(ctx, "classify", model, predictor.version, [normalise(n) for n in supported], compute))
+    supported = [is_supported(n) for n in names]
+    keys_in = [normalise(n) for n, ok in zip(names, supported) if ok]
+    rows = iter(_cached_batch(ctx, "classify", model, predictor.version, keys_in, compute))
     threshold = ctx.config["LOW_CONFIDENCE_THRESHOLD"]
     results = []
-    for name in names:
-        if not is_supported(name):
+    for name, ok in zip(names, supported):
+        if not ok:
             results.append({"name": name, "cached": False, "predictions": [], "low_confidence": True,
                             "unsupported_script": True})
             continue

@@ -23,7 +23,8 @@ def parse(schema):
 def demo():
     """The signup-form demo; its country list is every code the loaded name models can suggest."""
     countries = sorted({c for p in ctx().registry.names.values() for codes in p.countries.values() for c in codes})
-    return render_template("index.html", countries=countries)
+    return render_template("index.html", countries=countries, max_name=schemas.MAX_NAME_CHARS,
+                           max_entity=schemas.MAX_ENTITY_CHARS)
 
 
 @bp.post("/classify")

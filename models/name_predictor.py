@@ -50,20 +50,19 @@ class NamePredictor:
         return torch.stack(rows)
 
     def _apply_evidence(self, name: str, probs: torch.Tensor) -> torch.Tensor:
-        index = self.index
         allowed = name_scripts.allowed_labels(name)
-        if allowed == {"Chinese", "Japanese"} and allowed <= index.keys():
+        if allowed == {"Chinese", "Japanese"} and allowed <= self.index.keys():
             probs = torch.zeros_like(probs)
             share = name_scripts.japanese_share_of_han(name)
-            probs[index["Japanese"]], probs[index["Chinese"]] = share, 1 - share
-        elif allowed and allowed & index.keys():
+            probs[self.index["Japanese"]], probs[self.index["Chinese"]] = share, 1 - share
+        elif allowed and allowed & self.index.keys():
             mask = torch.zeros_like(probs)
-            mask[[index[label] for label in allowed if label in index]] = 1
+            mask[[self.index[label] for label in allowed if label in self.index]] = 1
             probs = probs * mask if float((probs * mask).sum()) > 0 else mask
         if not allowed:  # Latin-only names: diacritics and particles the corpus cannot teach
             probs = probs.clone()
-            for label in name_scripts.diacritic_labels(name) & index.keys():
-                probs[index[label]] *= name_scripts.DIACRITIC_BOOST
-            for label in name_scripts.particle_labels(name) & index.keys():
-                probs[index[label]] *= name_scripts.PARTICLE_BOOST
+            for label in name_scripts.diacritic_labels(name) & self.index.keys():
+                probs[self.index[label]] *= name_scripts.DIACRITIC_BOOST
+            for label in name_scripts.particle_labels(name) & self.index.keys():
+                probs[self.index[label]] *= name_scripts.PARTICLE_BOOST
         return probs / probs.sum()

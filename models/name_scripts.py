@@ -24,7 +24,6 @@ DIACRITICS = {
     "Portuguese": set("ãõ"),
     "German": set("ß"),
     "Spanish": set("ñ"),
-    "Irish": set(),
 }
 PARTICLE_BOOST = 5.0
 PARTICLE_LABELS = {"van": {"Dutch"}, "der": {"Dutch", "German"}, "den": {"Dutch"}, "ter": {"Dutch"}, "ten": {"Dutch"},
@@ -47,6 +46,7 @@ JAPANESE_SURNAMES = {"佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺",
                      "菅原", "木下", "久保", "佐野", "野村", "松尾", "菊地", "杉本", "市川", "古川", "大西", "島田", "水野",
                      "桜井", "高野", "渡部", "吉川", "山内", "西田", "飯田", "菅野", "服部", "五十嵐", "北村", "小松", "黒田",
                      "安田", "中田", "山中", "大橋", "荒木", "本田", "小池", "宮田", "秋山", "大久保", "平田", "永井", "松下"}
+JAPANESE_PREFIXES = tuple(s for s in JAPANESE_SURNAMES if len(s) >= 2)  # for str.startswith
 SIMPLIFIED_ONLY = set("张陈刘杨黄赵吴孙马郑谢韩冯邓萧叶苏吕卢钟谭陆贾韦邹龚万钱汤东门书见贝车长马鸟鱼龙华伟军丽")
 
 
@@ -81,7 +81,7 @@ def japanese_share_of_han(text: str) -> float:
     han = "".join(ch for ch in text if unicodedata.name(ch, "").startswith("CJK"))
     if not han:
         return 0.5
-    if any(han.startswith(s) for s in sorted(JAPANESE_SURNAMES, key=len, reverse=True) if len(s) >= 2) or han in JAPANESE_SURNAMES:
+    if han.startswith(JAPANESE_PREFIXES) or han in JAPANESE_SURNAMES:
         return 0.9
     if han[:2] in CHINESE_COMPOUND or any(ch in SIMPLIFIED_ONLY for ch in han):
         return 0.05
