@@ -4,7 +4,8 @@
   written in that script (renormalising the model's probabilities over them). Han characters
   alone are ambiguous between Chinese and Japanese: the split between the two comes from rules
   (kana present, common surname lists, simplified-only characters, name length), because the
-  model only sees their Mandarin transliteration.
+  model only sees their Mandarin transliteration; whole classes of evidence (the classical
+  compound-surname list, Japanese-only character forms, typical Japanese finals), not single names.
 - Diacritics the training corpus never contains (ř ů ě, ę ć ź, ư ơ đ and stacked Vietnamese
   marks, ...) are folded to ASCII by the encoder, so they would be lost: here each multiplies
   its languages' probabilities by DIACRITIC_BOOST before renormalising.
@@ -35,7 +36,19 @@ PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "di", "da", "dos"
 CHINESE_SURNAMES = set("王李张刘陈杨黄赵吴周徐孙马朱胡郭何罗郑梁谢宋唐许韩冯邓曹彭曾肖董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
                        "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
                        "張劉陳楊黃趙吳孫馬鄭謝韓馮鄧蕭葉蘇呂盧鍾譚陸賈韋鄒龔萬錢湯")
-CHINESE_COMPOUND = {"欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "令狐", "慕容", "尉迟", "长孙", "夏侯", "宇文", "司徒", "公孙"}
+# The compound surnames of the Hundred Family Surnames (百家姓), simplified and traditional: the whole
+# classical list, so any compound surname is a lookup rather than a guess.
+CHINESE_COMPOUND = set("""万俟 司马 上官 欧阳 夏侯 诸葛 闻人 东方 赫连 皇甫 尉迟 公羊 澹台 公冶 宗政 濮阳 淳于 单于 太叔
+    申屠 公孙 仲孙 轩辕 令狐 钟离 宇文 长孙 慕容 鲜于 闾丘 司徒 司空 亓官 司寇 仉督 子车 颛孙 端木 巫马 公西 漆雕
+    乐正 壤驷 公良 拓跋 夹谷 宰父 谷梁 段干 百里 东郭 南门 呼延 归海 羊舌 微生 梁丘 左丘 东门 西门 南宫 第五
+    萬俟 司馬 歐陽 諸葛 聞人 東方 赫連 尉遲 單于 公孫 軒轅 鍾離 長孫 鮮于 閭丘 顓孫 樂正 壤駟 夾谷 東郭 南門
+    歸海 東門 西門""".split())
+# Characters written this way only in Japanese: kokuji (辻, 畑, 榊 ...) and shinjitai forms that differ
+# from both simplified and traditional Chinese (関 vs 关/關, 沢 vs 泽/澤, 辺 vs 边/邊, 斎 vs 斋/齋 ...).
+JAPANESE_ONLY = set("辻畑畠峠榊栃笹雫杢椛柾樫込関沢辺広斎斉桜浜滝竜栄恵蔵鉄塩徳黒嶋﨑瀬檜桧")
+# Final characters typical of Japanese two-character surnames (熊谷, 大塚, 岡崎) and rare at the end
+# of a Chinese surname + given name.
+JAPANESE_FINALS = set("谷塚崎嵜瀬沢澤島嶋畑畠藤部橋岡浦尾野田川村井本木口原坂")
 JAPANESE_SURNAMES = {"佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "渡邊", "山本", "中村", "小林", "加藤", "吉田", "山田", "佐々木",
                      "山口", "松本", "井上", "木村", "清水", "山崎", "森", "池田", "橋本", "阿部", "石川", "山下", "中島",
                      "石井", "小川", "前田", "岡田", "長谷川", "藤田", "後藤", "近藤", "村上", "遠藤", "青木", "坂本", "斉藤",
@@ -81,10 +94,12 @@ def japanese_share_of_han(text: str) -> float:
     han = "".join(ch for ch in text if unicodedata.name(ch, "").startswith("CJK"))
     if not han:
         return 0.5
-    if han.startswith(JAPANESE_PREFIXES) or han in JAPANESE_SURNAMES:
+    if han.startswith(JAPANESE_PREFIXES) or han in JAPANESE_SURNAMES or any(ch in JAPANESE_ONLY for ch in han):
         return 0.9
     if han[:2] in CHINESE_COMPOUND or any(ch in SIMPLIFIED_ONLY for ch in han):
         return 0.05
+    if len(han) == 2 and han[1] in JAPANESE_FINALS:
+        return 0.8
     if han[0] in CHINESE_SURNAMES and len(han) <= 3:
         return 0.15
     return 0.75 if len(han) >= 2 else 0.3  # Japanese surnames are mostly 2+ characters, Chinese mostly 1

@@ -27,6 +27,15 @@ def test_native_scripts(gru, name, label):
     assert top1(gru, name) == label
 
 
+@pytest.mark.parametrize("name,expect_japanese", [
+    ("関", True), ("辻本", True),      # Japanese-only character forms (shinjitai, kokuji)
+    ("熊谷", True), ("大塚", True),    # two characters ending in a typical Japanese surname final
+    ("端木", False), ("歐陽", False),  # compound surnames of the Hundred Family Surnames
+    ("王", False), ("张伟", False)])   # a Chinese surname alone or with a given name
+def test_han_rules_split_chinese_from_japanese(name, expect_japanese):
+    assert (name_scripts.japanese_share_of_han(name) > 0.5) == expect_japanese
+
+
 @pytest.mark.parametrize("name,label", [("Dvořák", "Czech"), ("Wałęsa", "Polish"), ("Nguyễn", "Vietnamese"),
                                         ("Gonçalves", "Portuguese"), ("Muñoz", "Spanish")])
 def test_diacritics_inform_the_answer(gru, name, label):
