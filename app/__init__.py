@@ -33,7 +33,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(settings)
     metrics = Metrics()
-    registry = ModelRegistry(settings)
+    registry = ModelRegistry(settings, metrics)
     if settings["LOAD_MODELS"]:
         registry.load()
         # Long-lived model objects never need collecting: keep full GC passes (100+ ms with torch
@@ -41,7 +41,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         gc.collect()
         gc.freeze()
     cache = PredictionCache(settings["REDIS_URL"], settings["CACHE_TTL_SECONDS"], settings["REDIS_SOCKET_TIMEOUT"],
-                            settings["CACHE_RETRY_AFTER_SECONDS"], metrics) if settings["CACHE_ENABLED"] else NoCache()
+                            settings["CACHE_RETRY_AFTER_SECONDS"], metrics, settings["LOCAL_CACHE_ITEMS"]) \
+        if settings["CACHE_ENABLED"] else NoCache()
     app.extensions["inference"] = ServiceContext(settings, registry, cache, metrics)
     errors.init_app(app)
     app.register_blueprint(views.bp)

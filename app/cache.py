@@ -1,7 +1,9 @@
-"""Redis prediction cache that never makes a request fail.
+"""Redis prediction cache that never makes a request fail, with a small in-process tier in front.
 
 Keys hash (endpoint, model, model_version, normalised input), so a new checkpoint can never
-serve a stale answer. Batches use one MGET and one pipelined write. Any RedisError (down,
+serve a stale answer, and a cached value never changes: that is what makes the per-worker LRU
+tier safe (no invalidation needed) and lets the hottest names skip the Redis round trip.
+Batches use one MGET and one pipelined write. Any RedisError (down,
 slow past the socket timeout, OOM) opens a circuit breaker: Redis is skipped for
 CACHE_RETRY_AFTER_SECONDS, then tried again, so caching resumes by itself.
 The client is created lazily in the process that uses it (after gunicorn forks).
@@ -10,7 +12,9 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
+from collections import OrderedDict
 
 import redis
 
@@ -22,10 +26,36 @@ def cache_key(endpoint: str, model: str, version: str, normalised_input: str) ->
     return "pred:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
+class LocalTier:
+    """A bounded, thread-safe LRU of decoded values (gthread workers share it between threads)."""
+
+    def __init__(self, size: int):
+        self.size, self._items, self._lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key: str):
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def clear(self):
+        with self._lock:
+            self._items.clear()
+
+    def put(self, key: str, value):
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 class PredictionCache:
-    def __init__(self, url: str, ttl: int, socket_timeout: float, retry_after: float, metrics=None):
+    def __init__(self, url: str, ttl: int, socket_timeout: float, retry_after: float, metrics=None, local_items: int = 0):
         self.url, self.ttl, self.socket_timeout, self.retry_after = url, ttl, socket_timeout, retry_after
         self.metrics = metrics
+        self.local = LocalTier(local_items) if local_items > 0 else None
         self._client, self._pid, self._open_until = None, None, 0.0
 
     def client(self) -> redis.Redis:
@@ -46,25 +76,40 @@ class PredictionCache:
             self.metrics.cache_events.labels(event="error").inc()
 
     def get_many(self, keys: list[str]) -> list[dict | None]:
-        """Cached values in key order; None for a miss *or* while Redis is unavailable."""
-        if not keys or not self.available():
-            if keys and self.metrics:
-                self.metrics.cache_events.labels(event="skipped").inc(len(keys))
-            return [None] * len(keys)
+        """Cached values in key order: the local tier first, then one MGET for the rest.
+        None for a miss, or for a key not held locally while Redis is unavailable."""
+        values = [self.local.get(k) for k in keys] if self.local else [None] * len(keys)
+        todo = [i for i, v in enumerate(values) if v is None]
+        self._count("local_hit", len(keys) - len(todo))
+        if not todo:
+            return values
+        if not self.available():
+            self._count("skipped", len(todo))
+            return values
         try:
-            raw = self.client().mget(keys)
+            raw = self.client().mget([keys[i] for i in todo])
         except redis.RedisError as e:
             self._failed("get", e)
-            return [None] * len(keys)
-        values = [json.loads(v) if v is not None else None for v in raw]
-        if self.metrics:
-            hits = sum(v is not None for v in values)
-            self.metrics.cache_events.labels(event="hit").inc(hits)
-            self.metrics.cache_events.labels(event="miss").inc(len(values) - hits)
+            return values
+        for i, v in zip(todo, raw):
+            if v is not None:
+                values[i] = json.loads(v)
+                if self.local:
+                    self.local.put(keys[i], values[i])
+        hits = sum(v is not None for v in raw)
+        self._count("hit", hits)
+        self._count("miss", len(raw) - hits)
         return values
 
+    def _count(self, event: str, n: int):
+        if self.metrics and n:
+            self.metrics.cache_events.labels(event=event).inc(n)
+
     def set_many(self, items: dict[str, dict]):
-        """Store fresh model answers (never errors or degraded results) in one pipelined round trip."""
+        """Store fresh model answers (never errors or degraded results) locally and in one pipelined round trip."""
+        if self.local:
+            for k, v in items.items():
+                self.local.put(k, v)
         if not items or not self.available():
             return
         try:

@@ -9,14 +9,6 @@ from models.name_scripts import is_supported
 from models.name_text import normalise
 
 
-def _timed_forward(metrics, model_label: str, n: int, fn):
-    start = time.perf_counter()
-    out = fn()
-    metrics.inference.labels(model=model_label).observe(time.perf_counter() - start)
-    metrics.batch_size.labels(model=model_label).observe(n)
-    return out
-
-
 def _cached_batch(ctx, endpoint: str, model: str, version: str, keys_in: list[str], compute):
     """[(value, cached)] for each normalised input: one MGET, one forward over unique misses, one write."""
     keys = [cache_key(endpoint, model, version, k) for k in keys_in]
@@ -35,9 +27,9 @@ def classify(ctx, names: list[str], model: str | None, top_k: int):
         raise ApiError(f"model {model!r} is not loaded; loaded: {sorted(ctx.registry.names)}", "unknown_model")
 
     def compute(normalised):
-        probs = _timed_forward(ctx.metrics, f"names-{model}", len(normalised), lambda: predictor.probabilities(normalised))
+        probs = ctx.registry.infer(f"names-{model}", normalised)
         out = []
-        for row in probs.tolist():  # full ranking cached, so any top_k is served from one entry
+        for row in (r.tolist() for r in probs):  # full ranking cached, so any top_k is served from one entry
             ranked = sorted(range(len(row)), key=row.__getitem__, reverse=True)
             out.append([[predictor.labels[i], round(row[i], 6)] for i in ranked])
         return out
@@ -72,7 +64,8 @@ def review(ctx, texts: list[str]):
     reviewer = _reviewer(ctx)
 
     def compute(normalised):
-        scores = _timed_forward(ctx.metrics, "entity-review", len(normalised), lambda: reviewer.scores(normalised))
+        reviewer.encoder.check(normalised)  # before batching: one bad text must not fail other requests' batch
+        scores = ctx.registry.infer("entity-review", normalised)
         return [round(s, 6) for s in scores]
 
     keys_in = [unicodedata.normalize("NFC", t.strip()) for t in texts]
@@ -87,7 +80,9 @@ def review(ctx, texts: list[str]):
 def review_features(ctx, features):
     reviewer = _reviewer(ctx)
     try:
-        score = _timed_forward(ctx.metrics, "entity-review", 1, lambda: reviewer.score_features(features))
+        start = time.perf_counter()
+        score = reviewer.score_features(features)
+        ctx.metrics.observe_forward("entity-review", 1, time.perf_counter() - start)
     except ValueError as e:
         raise ApiError(str(e), "invalid_features") from None
     return {"valid": score >= reviewer.threshold, "score": round(score, 4), "model_version": reviewer.version,

@@ -20,6 +20,9 @@ def app(redis_server):
 @pytest.fixture
 def client(app, redis_server):
     redis_server.client().flushdb()
+    local = app.extensions["inference"].cache.local
+    if local:
+        local.clear()  # each test starts with both cache tiers empty
     return app.test_client()
 
 

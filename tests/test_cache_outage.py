@@ -1,4 +1,5 @@
-"""Redis dies mid-test: requests keep answering uncached; Redis returns: caching resumes by itself."""
+"""Redis dies mid-test: requests keep answering uncached (or from the worker's own tier); Redis returns:
+caching resumes by itself."""
 import time
 
 from app import create_app
@@ -8,7 +9,7 @@ from tests.helpers import RedisServer
 def test_redis_outage_and_recovery(tmp_path):
     server = RedisServer(tmp_path).start()
     app = create_app({"REDIS_URL": server.url, "NAME_MODELS": "gru", "ENTITY_REVIEW": False,
-                      "CACHE_RETRY_AFTER_SECONDS": 0.5})
+                      "CACHE_RETRY_AFTER_SECONDS": 0.5, "LOCAL_CACHE_ITEMS": 0})  # the Redis tier alone
     c = app.test_client()
     try:
         assert c.post("/classify", json={"name": "Dubois"}).get_json()["cached"] is False
@@ -32,5 +33,37 @@ def test_redis_outage_and_recovery(tmp_path):
         assert c.post("/classify", json={"name": "Rossi"}).get_json()["cached"] is False  # refills
         assert c.post("/classify", json={"name": "Rossi"}).get_json()["cached"] is True
         assert c.get("/ready").get_json()["cache"] == "ok"
+    finally:
+        server.stop()
+
+
+def test_local_tier_serves_hot_names_without_redis(tmp_path):
+    server = RedisServer(tmp_path).start()
+    app = create_app({"REDIS_URL": server.url, "NAME_MODELS": "gru", "ENTITY_REVIEW": False,
+                      "CACHE_RETRY_AFTER_SECONDS": 0.5, "LOCAL_CACHE_ITEMS": 2})
+    c = app.test_client()
+    try:
+        first = c.post("/classify", json={"name": "Dubois"}).get_json()
+        server.stop()
+        again = c.post("/classify", json={"name": "Dubois"}).get_json()  # from this worker's memory
+        assert again["cached"] is True and again["predictions"] == first["predictions"]
+        assert c.post("/classify", json={"name": "Rossi"}).get_json()["cached"] is False
+        c.post("/classify", json={"names": ["Nakamura", "Ivanov"]})  # evicts Dubois and Rossi (LRU of 2)
+        assert c.post("/classify", json={"name": "Dubois"}).get_json()["cached"] is False
+        metrics = c.get("/metrics").get_data(as_text=True)
+        assert 'prediction_cache_events_total{event="local_hit"} 1.0' in metrics
+    finally:
+        server.stop()
+
+
+def test_a_redis_hit_fills_the_local_tier(tmp_path):
+    server = RedisServer(tmp_path).start()
+    config = {"REDIS_URL": server.url, "NAME_MODELS": "gru", "ENTITY_REVIEW": False, "LOCAL_CACHE_ITEMS": 16}
+    try:
+        create_app(config).test_client().post("/classify", json={"name": "Kowalski"})  # another worker fills Redis
+        c = create_app(config).test_client()
+        assert c.post("/classify", json={"name": "Kowalski"}).get_json()["cached"] is True  # Redis hit
+        server.stop()
+        assert c.post("/classify", json={"name": "Kowalski"}).get_json()["cached"] is True  # now local
     finally:
         server.stop()

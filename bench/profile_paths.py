@@ -1,0 +1,84 @@
+"""Where a request's time goes: each scenario through the real app (Flask test client, real
+redis-server), timed per request and profiled with pyinstrument.
+
+    .venv/bin/python bench/profile_paths.py [--requests 2000] [--profile hit] [--out docs/reports/profile]
+
+Prints the median microseconds per request of each path, and for --profile SCENARIO writes a
+pyinstrument HTML/text profile. The WSGI server and the network are left out on purpose: this
+shows what our code costs per request, which is what the HTTP benchmark's ratios are made of.
+"""
+import argparse
+import itertools
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.helpers import RedisServer  # noqa: E402
+
+SURNAMES = ["Nakamura", "Ivanov", "Schmidt", "O'Neill", "Rossi", "Nguyen", "Kowalski", "Dvorak"]
+
+
+def scenarios():
+    fresh = (f"{s}{i}" for i in itertools.count() for s in SURNAMES)
+    fresh_entity = (f"{a}{b}{c}炎" for a, b, c in itertools.product("手肺肝胃肾脑心眼", "内外上下前后", "部叶管腔膜壁"))
+    return {
+        "health": ("GET", "/health", lambda: None),
+        "hit": ("POST", "/classify", lambda: {"name": "Nakamura"}),
+        "miss": ("POST", "/classify", lambda: {"name": next(fresh)}),
+        "review_hit": ("POST", "/review-entity", lambda: {"text": "手内肌萎缩"}),
+        "review_miss": ("POST", "/review-entity", lambda: {"text": next(fresh_entity)}),
+    }
+
+
+def run(client, method, path, body):
+    r = client.open(path, method=method, json=body) if body is not None else client.open(path, method=method)
+    assert r.status_code == 200, (path, r.status_code, r.data[:200])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--profile", nargs="*", default=[], help="scenarios to profile with pyinstrument")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs/reports/profile")
+    args = ap.parse_args()
+
+    from app import create_app
+    with tempfile.TemporaryDirectory() as tmp:
+        redis = RedisServer(Path(tmp)).start()
+        try:
+            app = create_app({"REDIS_URL": redis.url, "TORCH_THREADS": 1})
+            client = app.test_client()
+            results = {}
+            for name, (method, path, body) in scenarios().items():
+                n = args.requests if "review_miss" != name else min(args.requests, 288)
+                for _ in range(20):  # warm-up (and fill the cache for the hit scenarios)
+                    run(client, method, path, body())
+                times = []
+                for _ in range(n):
+                    b = body()
+                    t = time.perf_counter()
+                    run(client, method, path, b)
+                    times.append(time.perf_counter() - t)
+                results[name] = round(statistics.median(times) * 1e6, 1)
+                print(f"{name:12s} median {results[name]:9.1f} µs/request ({n} requests)", flush=True)
+                if name in args.profile:
+                    from pyinstrument import Profiler
+                    profiler = Profiler(interval=0.0002)
+                    with profiler:
+                        for _ in range(n):
+                            run(client, method, path, body())
+                    args.out.mkdir(parents=True, exist_ok=True)
+                    (args.out / f"{name}.txt").write_text(profiler.output_text(unicode=True, show_all=False))
+                    print(profiler.output_text(unicode=True, color=False, show_all=False)[:6000])
+            print(json.dumps({"median_us": results, "ratio_to_health": {k: round(results["health"] / v, 3) for k, v in results.items()}}))
+        finally:
+            redis.stop()
+
+
+if __name__ == "__main__":
+    main()
