@@ -12,6 +12,7 @@ DEFAULTS = {
     "ENTITY_ENCODER_DIR": str(ROOT / "checkpoints" / "entity-encoder"),
     "ENTITY_RNN_DIR": str(ROOT / "checkpoints" / "entity-rnn"),
     "ENTITY_REVIEW": True,                                # load and serve /review-entity
+    "ENTITY_ENCODER_INT8": True,                          # int8 dynamic quantisation of the encoder's Linear layers
     "REDIS_URL": "redis://127.0.0.1:6380/0",
     "CACHE_ENABLED": True,
     "CACHE_TTL_SECONDS": 86400,

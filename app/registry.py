@@ -28,7 +28,8 @@ class ModelRegistry:
     def load(self):
         for model_id in self.expected:
             if model_id == "entity-review":
-                reviewer = EntityReviewer.load(Path(self.config["ENTITY_ENCODER_DIR"]), Path(self.config["ENTITY_RNN_DIR"]))
+                reviewer = EntityReviewer.load(Path(self.config["ENTITY_ENCODER_DIR"]), Path(self.config["ENTITY_RNN_DIR"]),
+                                               int8=self.config.get("ENTITY_ENCODER_INT8", False))
                 reviewer.scores(["手内肌萎缩"])  # smoke inference
                 self.entity = reviewer
                 self._expose(model_id, reviewer.scores)

@@ -6,6 +6,7 @@ features line up 1:1 with characters whatever the tokenizer would do to whole wo
 """
 import hashlib
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +46,11 @@ class CharEncoder:
     fingerprint: str
 
     @classmethod
-    def load(cls, directory) -> "CharEncoder":
+    def load(cls, directory, int8: bool = False) -> "CharEncoder":
+        """Load offline. int8=True swaps every Linear for a dynamically quantised one (int8 weights,
+        fp32 activations): about 2.5x faster for one short text on CPU, where the small matrix
+        products are bound by reading fp32 weights. The fingerprint is that of the files on disk;
+        evaluate_entities --int8 measures what quantisation does to accuracy."""
         directory = Path(directory)
         if not (directory / "config.json").is_file():
             raise CheckpointError(f"no BERT encoder at {directory} (config.json missing)")
@@ -58,6 +63,10 @@ class CharEncoder:
             raise CheckpointError(f"encoder has {model.config.max_position_embeddings} positions, "
                                   f"needs {MAX_CHARS + 2} for {MAX_CHARS}-character texts")
         model.eval()
+        if int8:
+            with warnings.catch_warnings():  # eager-mode quantisation is deprecated in favour of torchao
+                warnings.simplefilter("ignore")
+                model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         return cls(tok, model, encoder_fingerprint(directory, tok.get_vocab()))
 
     def __post_init__(self):
@@ -72,13 +81,18 @@ class CharEncoder:
             self._ids[ch] = cid
         return cid
 
-    def encode_ids(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """[CLS] chars [SEP] ids and attention mask for a batch, padded to the longest."""
+    @staticmethod
+    def check(texts: list[str]):
+        """Raise EncoderError for a text the encoder cannot take (empty, or longer than MAX_CHARS)."""
         for t in texts:
             if not t:
                 raise EncoderError("empty text")
             if len(t) > MAX_CHARS:
                 raise EncoderError(f"text has {len(t)} characters, at most {MAX_CHARS} allowed")
+
+    def encode_ids(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """[CLS] chars [SEP] ids and attention mask for a batch, padded to the longest."""
+        self.check(texts)
         width = max(len(t) for t in texts) + 2
         ids = torch.full((len(texts), width), self.tokenizer.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(texts), width), dtype=torch.long)

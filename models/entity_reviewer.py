@@ -29,8 +29,8 @@ class EntityReviewer:
         self.version: str = manifest["model_version"]
 
     @classmethod
-    def load(cls, encoder_dir: Path, rnn_dir: Path) -> "EntityReviewer":
-        encoder = CharEncoder.load(encoder_dir)
+    def load(cls, encoder_dir: Path, rnn_dir: Path, int8: bool = False) -> "EntityReviewer":
+        encoder = CharEncoder.load(encoder_dir, int8=int8)
         rnn, manifest = load_checkpoint(rnn_dir, build_entity_model)
         return cls(encoder, rnn, manifest)
 

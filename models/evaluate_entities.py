@@ -2,8 +2,9 @@
 
     python -m models.evaluate_entities
 
-Writes docs/reports/entity-rnn/{report.json,loss.png}: accuracy, precision/recall of
-"valid", and accuracy per negative kind.
+Writes docs/reports/entity-rnn/{report.json,loss.png} (with --int8: docs/reports/entity-rnn-int8/,
+the encoder quantised as the service runs it by default): accuracy, precision/recall of "valid",
+and accuracy per negative kind.
 """
 import argparse
 import json
@@ -16,9 +17,9 @@ from models.paths import CHECKPOINTS, ENTITIES_FILE, REPORTS
 
 
 def evaluate(encoder_dir: Path, rnn_dir: Path, data: Path = ENTITIES_FILE, seed: int = 0, limit: int = 0,
-             out_dir: Path | None = None) -> dict:
+             out_dir: Path | None = None, int8: bool = False) -> dict:
     from models.train_entities import featurize, predict_scores
-    reviewer = EntityReviewer.load(encoder_dir, rnn_dir)
+    reviewer = EntityReviewer.load(encoder_dir, rnn_dir, int8=int8)
     test = build_split(read_lexicon(data), "test", seed, limit)
     scores = predict_scores(reviewer.rnn, featurize(reviewer.encoder, [e.text for e in test], desc="test features"))
     pred = (scores >= reviewer.threshold).long().tolist()
@@ -30,10 +31,10 @@ def evaluate(encoder_dir: Path, rnn_dir: Path, data: Path = ENTITIES_FILE, seed:
         idx = [i for i, e in enumerate(test) if e.kind == kind]
         by_kind[kind] = {"accuracy": round(sum(pred[i] == y[i] for i in idx) / len(idx), 4), "count": len(idx)}
     summary = {"model_version": reviewer.version, "encoder_fingerprint": reviewer.encoder.fingerprint,
-               "test_examples": len(test), "accuracy": round(sum(p == t for p, t in zip(pred, y)) / len(y), 4),
+               "encoder_int8": int8, "test_examples": len(test), "accuracy": round(sum(p == t for p, t in zip(pred, y)) / len(y), 4),
                "valid_precision": per["valid"]["precision"], "valid_recall": per["valid"]["recall"],
                "accuracy_by_kind": by_kind}
-    out_dir = Path(out_dir or REPORTS / "entity-rnn")
+    out_dir = Path(out_dir or REPORTS / ("entity-rnn-int8" if int8 else "entity-rnn"))
     out_dir.mkdir(parents=True, exist_ok=True)
     report = {"summary": summary, "confusion": m.tolist()}
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -48,8 +49,9 @@ def main(argv=None):
     ap.add_argument("--rnn", type=Path, default=CHECKPOINTS / "entity-rnn")
     ap.add_argument("--data", type=Path, default=ENTITIES_FILE)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--int8", action="store_true", help="the encoder as served by default (int8 dynamic quantisation)")
     args = ap.parse_args(argv)
-    print(json.dumps(evaluate(args.encoder, args.rnn, args.data, args.seed)["summary"], indent=2))
+    print(json.dumps(evaluate(args.encoder, args.rnn, args.data, args.seed, int8=args.int8)["summary"], indent=2))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,14 @@ def test_one_feature_row_per_character(tiny_encoder, text):
     assert torch.isfinite(feats).all()
 
 
+def test_int8_encoder_gives_nearly_the_same_features(tiny_encoder):
+    texts = ["手内肌萎缩", "维生素C", "肺炎"]
+    exact, lengths = CharEncoder.load(tiny_encoder[0]).features(texts)
+    quantised, lengths8 = CharEncoder.load(tiny_encoder[0], int8=True).features(texts)
+    assert torch.equal(lengths, lengths8) and quantised.shape == exact.shape
+    assert float((quantised - exact).norm() / exact.norm()) < 0.05
+
+
 @pytest.mark.parametrize("bad", ["", "肺" * 63])
 def test_encoder_rejects_empty_and_too_long(tiny_encoder, bad):
     with pytest.raises(EncoderError):
