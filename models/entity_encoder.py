@@ -16,6 +16,7 @@ from transformers import AutoTokenizer, BertModel
 from models.checkpoint import CheckpointError
 
 FEATURE_DIM = 768
+POOLINGS = ("last", "mean")
 MAX_CHARS = 62  # longest candidate we encode (+[CLS]/[SEP] = our encoder's 64 positions); the API rejects longer ones
 
 
@@ -103,17 +104,19 @@ class CharEncoder:
         return ids, mask
 
     @torch.inference_mode()
-    def features(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    def features(self, texts: list[str], pooling: str = "mean") -> tuple[torch.Tensor, torch.Tensor]:
         """Per-character features [batch, max_len, 768] (without [CLS]/[SEP]) and lengths [batch].
 
-        A character's feature is the mean of all hidden states (embedding output and every layer):
-        it keeps the character's identity as well as its context. The last layer alone is not
-        enough for a lightly pretrained encoder: ours (held-out MLM accuracy 2 %) washes identity
-        out there, and a linear probe on last-layer features sat at chance (0.51) where the layer
-        mean reached 0.72 (docs/entity-review.md).
+        pooling="last": the last layer's hidden state (BERT's usual feature, and where our
+        pretraining's corruption-detection head reads). pooling="mean": the mean of all hidden
+        states (embedding output and every layer), which keeps character identity when the top
+        layer has learned little (our first, MLM-only encoder: a linear probe sat at 0.51 on its
+        last layer and 0.72 on the layer mean). The RNN manifest records which one it was trained on.
         """
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
         ids, mask = self.encode_ids(texts)
-        states = self.model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
-        hidden = torch.stack(states).mean(0)
+        out = self.model(input_ids=ids, attention_mask=mask, output_hidden_states=pooling == "mean")
+        hidden = torch.stack(out.hidden_states).mean(0) if pooling == "mean" else out.last_hidden_state
         lengths = torch.tensor([len(t) for t in texts])
         return hidden[:, 1 : 1 + int(lengths.max())], lengths

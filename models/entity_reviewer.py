@@ -26,6 +26,7 @@ class EntityReviewer:
                                   f"ENTITY_ENCODER_DIR at the encoder it was trained on")
         self.encoder, self.rnn, self.manifest = encoder, rnn, manifest
         self.threshold = float(manifest.get("threshold", 0.5))
+        self.pooling: str = manifest.get("features", "mean")  # which encoder features the RNN was trained on
         self.version: str = manifest["model_version"]
 
     @classmethod
@@ -37,7 +38,7 @@ class EntityReviewer:
     @torch.inference_mode()
     def scores(self, texts: list[str]) -> list[float]:
         """P(valid) per text, encoder and RNN each in one batched pass."""
-        feats, lengths = self.encoder.features(texts)
+        feats, lengths = self.encoder.features(texts, self.pooling)
         return self.rnn(feats, lengths)[:, VALID].exp().tolist()
 
     @torch.inference_mode()

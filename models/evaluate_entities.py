@@ -21,7 +21,8 @@ def evaluate(encoder_dir: Path, rnn_dir: Path, data: Path = ENTITIES_FILE, seed:
     from models.train_entities import featurize, predict_scores
     reviewer = EntityReviewer.load(encoder_dir, rnn_dir, int8=int8)
     test = build_split(read_lexicon(data), "test", seed, limit)
-    scores = predict_scores(reviewer.rnn, featurize(reviewer.encoder, [e.text for e in test], desc="test features"))
+    feats = featurize(reviewer.encoder, [e.text for e in test], desc="test features", pooling=reviewer.pooling)
+    scores = predict_scores(reviewer.rnn, feats)
     pred = (scores >= reviewer.threshold).long().tolist()
     y = [e.label for e in test]
     m = metrics.confusion(y, pred, 2)
@@ -31,7 +32,7 @@ def evaluate(encoder_dir: Path, rnn_dir: Path, data: Path = ENTITIES_FILE, seed:
         idx = [i for i, e in enumerate(test) if e.kind == kind]
         by_kind[kind] = {"accuracy": round(sum(pred[i] == y[i] for i in idx) / len(idx), 4), "count": len(idx)}
     summary = {"model_version": reviewer.version, "encoder_fingerprint": reviewer.encoder.fingerprint,
-               "encoder_int8": int8, "test_examples": len(test), "accuracy": round(sum(p == t for p, t in zip(pred, y)) / len(y), 4),
+               "encoder_int8": int8, "features": reviewer.pooling, "test_examples": len(test), "accuracy": round(sum(p == t for p, t in zip(pred, y)) / len(y), 4),
                "valid_precision": per["valid"]["precision"], "valid_recall": per["valid"]["recall"],
                "accuracy_by_kind": by_kind}
     out_dir = Path(out_dir or REPORTS / ("entity-rnn-int8" if int8 else "entity-rnn"))

@@ -134,6 +134,9 @@ def main(argv=None):
     ap.add_argument("--init-range", type=float, default=0.02, help="std of the initial weights (BERT's default 0.02)")
     ap.add_argument("--max-minutes", type=float, default=55.0,
                     help="stop after this wall time; the LR schedule decays to zero by then")
+    ap.add_argument("--resume", type=Path, default=None,
+                    help="start from the trunk saved in this directory by an earlier run (same lexicon, so the same "
+                         "vocabulary); the heads start afresh")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N entities (smoke runs)")
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch default)")
     ap.add_argument("--seed", type=int, default=0, help="training seed; the split seed is entity_data's default")
@@ -156,7 +159,17 @@ def main(argv=None):
                         num_attention_heads=args.heads, intermediate_size=args.intermediate,
                         max_position_embeddings=MAX_CHARS + 2, type_vocab_size=1, pad_token_id=tok.pad_token_id,
                         initializer_range=args.init_range)
+    trunk = None
+    if args.resume:
+        from transformers import BertModel
+        trunk = BertModel.from_pretrained(args.resume, local_files_only=True, dtype=torch.float32, add_pooling_layer=False)
+        if trunk.config.vocab_size != config.vocab_size:
+            raise SystemExit(f"{args.resume} has a {trunk.config.vocab_size}-token vocabulary, this lexicon {config.vocab_size}")
+        config = trunk.config
     model = Pretrainer(config)
+    if trunk is not None:
+        model.mlm.bert.load_state_dict(trunk.state_dict())
+        model.mlm.tie_weights()
     collator = DataCollatorForLanguageModeling(tok, mlm_probability=0.15, return_tensors="pt")
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     steps_total = args.epochs * math.ceil(len(train) / args.batch_size)
@@ -199,7 +212,9 @@ def main(argv=None):
     trunk = model.mlm.bert.half()
     trunk.save_pretrained(args.out, safe_serialization=True)
     tok.save_pretrained(args.out)
-    report = {"entities": len(texts), "train_entities": len(train), "heldout_entities": len(heldout),
+    previous = json.loads((args.resume / "pretraining_report.json").read_text()) if args.resume else None
+    report = {"resumed_from": previous and {k: previous[k] for k in ("steps", "minutes", "heldout_after")},
+              "entities": len(texts), "train_entities": len(train), "heldout_entities": len(heldout),
               "objectives": ["mlm-15%", "corruption-detection"],
               "config": {k: getattr(args, k) for k in ("layers", "heads", "intermediate", "epochs", "batch_size", "lr", "mlm_weight", "init_range", "seed")},
               "steps": step, "minutes": round((time.time() - start) / 60, 1), "stopped_by_time_limit": stopped_early,

@@ -20,18 +20,19 @@ from tqdm import tqdm
 from models.batching import length_buckets
 from models.checkpoint import save_checkpoint
 from models.entity_data import build_split, read_lexicon
-from models.entity_encoder import CharEncoder
+from models.entity_encoder import POOLINGS, CharEncoder
 from models.entity_rnn import EntityRNN, EntityRNNConfig
 from models.paths import CHECKPOINTS, ENTITIES_FILE
 
 
-def featurize(encoder: CharEncoder, texts: list[str], batch_size: int = 256, desc: str = "features") -> list[torch.Tensor]:
+def featurize(encoder: CharEncoder, texts: list[str], batch_size: int = 256, desc: str = "features",
+              pooling: str = "last") -> list[torch.Tensor]:
     """Per-text fp16 feature tensors [len, 768], computed in length-sorted batches (little padding)."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out: list[torch.Tensor | None] = [None] * len(texts)
     for i in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch"):
         idx = order[i : i + batch_size]
-        feats, lengths = encoder.features([texts[j] for j in idx])
+        feats, lengths = encoder.features([texts[j] for j in idx], pooling)
         for row, j in enumerate(idx):
             out[j] = feats[row, : lengths[row]].half().clone()
     return out
@@ -66,6 +67,8 @@ def main(argv=None):
     ap.add_argument("--val-limit", type=int, default=4000)
     ap.add_argument("--test-limit", type=int, default=0, help="positives in the evaluation report (0 = all)")
     ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--features", choices=POOLINGS, default="last",
+                    help="encoder features: last layer, or the mean of all layers (recorded in the manifest)")
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--patience", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=128)
@@ -82,8 +85,8 @@ def main(argv=None):
     lexicon = read_lexicon(args.data)
     train = build_split(lexicon, "train", args.seed, args.train_limit)
     val = build_split(lexicon, "val", args.seed, args.val_limit)
-    train_x = featurize(encoder, [e.text for e in train], desc="train features")
-    val_x = featurize(encoder, [e.text for e in val], desc="val features")
+    train_x = featurize(encoder, [e.text for e in train], desc="train features", pooling=args.features)
+    val_x = featurize(encoder, [e.text for e in val], desc="val features", pooling=args.features)
     train_y, val_y = [e.label for e in train], torch.tensor([e.label for e in val])
 
     config = EntityRNNConfig(hidden_size=args.hidden)
@@ -115,6 +118,7 @@ def main(argv=None):
                 break
     model.load_state_dict(best_state)
     manifest = {"kind": "entity-rnn", "config": config.to_dict(), "encoder_fingerprint": encoder.fingerprint,
+                "features": args.features,
                 "threshold": 0.5,
                 "training": {"train_examples": len(train), "val_examples": len(val), "seed": args.seed,
                              "lr": args.lr, "batch_size": args.batch_size, "best_val_accuracy": best,

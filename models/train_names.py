@@ -59,9 +59,12 @@ def train(args) -> Path:
                                   dropout=args.dropout)
     model = NameClassifier(config)
     weights = class_weights(train_rows, len(corpus.labels), args.class_weight_power)
-    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=args.label_smoothing)
     eval_loss = nn.CrossEntropyLoss()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    steps_per_epoch = (len(train_rows) + args.batch_size - 1) // args.batch_size
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch,
+                                                pct_start=0.1) if args.schedule == "onecycle" else None
     gen = torch.Generator().manual_seed(args.seed)
     encoded = [(vocab.encode(n), y) for n, y in train_rows]
 
@@ -79,6 +82,8 @@ def train(args) -> Path:
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
+            if sched:
+                sched.step()
             running += loss.item() * len(batch)
             bar.set_postfix(loss=f"{loss.item():.3f}")
         val_acc, val_loss = accuracy_and_loss(model, vocab, val_rows, eval_loss)
@@ -103,6 +108,7 @@ def train(args) -> Path:
         "training": {"data_fingerprint": corpus.fingerprint, "seed": args.seed, "train_rows": len(train_rows),
                      "val_rows": len(val_rows), "epochs_run": len(history), "best_val_accuracy": best,
                      "class_weight_power": args.class_weight_power, "lr": args.lr, "batch_size": args.batch_size,
+                     "schedule": args.schedule, "label_smoothing": args.label_smoothing,
                      "minutes": round((time.time() - start) / 60, 2), "history": history},
     }
     if args.calibrate:
@@ -129,6 +135,9 @@ def parser():
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--dropout", type=float, default=0.3)
     ap.add_argument("--class-weight-power", type=float, default=0.5)
+    ap.add_argument("--label-smoothing", type=float, default=0.0)
+    ap.add_argument("--schedule", choices=["constant", "onecycle"], default="constant",
+                    help="learning rate: constant, or one-cycle over --epochs (early stopping still applies)")
     ap.add_argument("--no-calibrate", dest="calibrate", action="store_false")
     ap.add_argument("--limit", type=int, default=0, help="train on the first N rows only (smoke runs)")
     ap.add_argument("--threads", type=int, default=0)

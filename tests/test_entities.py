@@ -51,6 +51,15 @@ def test_one_feature_row_per_character(tiny_encoder, text):
     assert torch.isfinite(feats).all()
 
 
+def test_feature_poolings(tiny_encoder):
+    encoder = CharEncoder.load(tiny_encoder[0])
+    last, _ = encoder.features(["手内肌萎缩"], "last")
+    mean, _ = encoder.features(["手内肌萎缩"], "mean")
+    assert last.shape == mean.shape == (1, 5, FEATURE_DIM) and not torch.allclose(last, mean)
+    with pytest.raises(ValueError):
+        encoder.features(["肺炎"], "first")
+
+
 def test_int8_encoder_gives_nearly_the_same_features(tiny_encoder):
     texts = ["手内肌萎缩", "维生素C", "肺炎"]
     exact, lengths = CharEncoder.load(tiny_encoder[0]).features(texts)
