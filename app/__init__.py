@@ -26,6 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from app import errors, views
     from app.cache import NoCache, PredictionCache
+    from app.libc import trim_heap
     from app.metrics import Metrics
     from app.registry import ModelRegistry
 
@@ -40,6 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         # loaded on 2 cores, docs/field-notes) from rescanning them on the request path.
         gc.collect()
         gc.freeze()
+        trim_heap()  # hand back what loading freed (app/libc.py)
     cache = PredictionCache(settings["REDIS_URL"], settings["CACHE_TTL_SECONDS"], settings["REDIS_SOCKET_TIMEOUT"],
                             settings["CACHE_RETRY_AFTER_SECONDS"], metrics, settings["LOCAL_CACHE_ITEMS"]) \
         if settings["CACHE_ENABLED"] else NoCache()

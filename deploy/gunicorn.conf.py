@@ -38,6 +38,12 @@ def on_starting(server):
         os.remove(os.path.join(path, name))
 
 
+def post_fork(server, worker):
+    # Before the worker's threads allocate: at most MALLOC_ARENAS glibc arenas (app/libc.py).
+    from app.libc import limit_malloc_arenas
+    limit_malloc_arenas(int(os.environ.get("MALLOC_ARENAS", "2")))
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
     multiprocess.mark_process_dead(worker.pid)
