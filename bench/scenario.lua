@@ -1,4 +1,4 @@
--- wrk scenario driven by env: SCENARIO = health | hit | miss | batch256 | review_miss | review_hit
+-- wrk scenario driven by env: SCENARIO = health | hit | miss | batch256 | review_miss | review_hit | review_miss_c1
 local scenario = os.getenv("SCENARIO") or "health"
 local counter, tid = 0, 0
 local threads = {}
@@ -38,7 +38,7 @@ function request()
     return post("/classify", '{"names": [' .. table.concat(names, ",") .. ']}')
   end
   if scenario == "review_hit" then return post("/review-entity", '{"text": "手内肌萎缩"}') end
-  if scenario == "review_miss" then return post("/review-entity", '{"text": "' .. entity() .. '"}') end
+  if scenario == "review_miss" or scenario == "review_miss_c1" then return post("/review-entity", '{"text": "' .. entity() .. '"}') end
 end
 
 function done(summary, latency, requests)

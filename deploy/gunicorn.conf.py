@@ -40,8 +40,10 @@ def on_starting(server):
 
 def post_fork(server, worker):
     # Before the worker's threads allocate: at most MALLOC_ARENAS glibc arenas (app/libc.py).
-    from app.libc import limit_malloc_arenas
-    limit_malloc_arenas(int(os.environ.get("MALLOC_ARENAS", "2")))
+    arenas = int(os.environ.get("MALLOC_ARENAS", "2"))  # 0 = glibc's default (8 per core)
+    if arenas:
+        from app.libc import limit_malloc_arenas
+        limit_malloc_arenas(arenas)
 
 
 def child_exit(server, worker):

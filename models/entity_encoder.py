@@ -67,7 +67,7 @@ class CharEncoder:
         if int8:
             with warnings.catch_warnings():  # eager-mode quantisation is deprecated in favour of torchao
                 warnings.simplefilter("ignore")
-                model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+                model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
         return cls(tok, model, encoder_fingerprint(directory, tok.get_vocab()))
 
     def __post_init__(self):
