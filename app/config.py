@@ -22,7 +22,7 @@ DEFAULTS = {
     "LOW_CONFIDENCE_THRESHOLD": 0.5,
     "CORS_ORIGINS": "",                                   # comma-separated origins allowed to call the API
     "TORCH_THREADS": 1,
-    "CROSS_REQUEST_BATCHING": True,                       # concurrent misses in a worker share one forward pass
+    "CROSS_REQUEST_BATCHING": False,                      # concurrent misses in a worker share one forward pass (no gain measured on 2 cores)
     "MAX_BATCH_ITEMS": 1024,                              # largest such shared batch (items)
     "LOCAL_CACHE_ITEMS": 2048,                            # per-worker in-memory tier in front of Redis; 0 = off
     "INSTANCE_NAME": socket.gethostname(),                # sent as X-Instance on every response

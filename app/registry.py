@@ -49,7 +49,7 @@ class ModelRegistry:
             if self.metrics:
                 self.metrics.observe_forward(model_id, len(inputs), time.perf_counter() - start)
             return out
-        batching = self.config.get("CROSS_REQUEST_BATCHING", True)
+        batching = self.config.get("CROSS_REQUEST_BATCHING", False)
         self._infer[model_id] = MicroBatcher(forward, int(self.config.get("MAX_BATCH_ITEMS", 1024))) if batching else forward
 
     def infer(self, model_id: str, inputs: list) -> list:

@@ -24,13 +24,15 @@ from tests.helpers import RedisServer, free_port, wait_http  # noqa: E402
 
 SCENARIOS = ["health", "hit", "miss", "batch256", "review_miss", "review_hit", "review_miss_c1"]
 GTHREAD = {"WORKER_CLASS": "gthread", "WORKERS": "2", "THREADS": "4", "TORCH_THREADS": "1"}
-# What the first landing ran: no local cache tier, no cross-request batching, fp32 encoder, glibc's default arenas.
-BEFORE = {"LOCAL_CACHE_ITEMS": "0", "CROSS_REQUEST_BATCHING": "false", "ENTITY_ENCODER_INT8": "false", "MALLOC_ARENAS": "0"}
+# What the first landing ran: no local cache tier, fp32 encoder (and no batching, glibc's default arenas: today's defaults).
+BEFORE = {"LOCAL_CACHE_ITEMS": "0", "ENTITY_ENCODER_INT8": "false"}
 CONFIGS = {
     "gthread 2w x 4t (default)": GTHREAD,
     "gthread 2w x 4t, before (first landing)": {**GTHREAD, **BEFORE},
     "sync 2w": {**GTHREAD, "WORKER_CLASS": "sync", "THREADS": "1"},
     "gthread 4w x 2t": {**GTHREAD, "WORKERS": "4", "THREADS": "2"},
+    "gthread 2w x 4t, cross-request batching": {**GTHREAD, "CROSS_REQUEST_BATCHING": "true"},
+    "gthread 2w x 4t, 2 malloc arenas": {**GTHREAD, "MALLOC_ARENAS": "2"},
 }
 
 
@@ -52,7 +54,8 @@ def run_wrk(base: str, scenario: str, duration: int, connections: int) -> dict:
     return json.loads(lines[0][len("RESULT "):])
 
 
-def bench_config(name: str, settings: dict, duration: int, connections: int, workdir: Path) -> dict:
+def bench_config(name: str, settings: dict, duration: int, connections: int, workdir: Path,
+                 scenarios: list[str] = SCENARIOS) -> dict:
     redis = RedisServer(workdir).start()
     port = free_port()
     env = {**os.environ, **settings, "BIND": f"127.0.0.1:{port}", "REDIS_URL": redis.url, "RUN_DIR": str(workdir),
@@ -66,7 +69,7 @@ def bench_config(name: str, settings: dict, duration: int, connections: int, wor
         ready_s = time.monotonic() - start
         time.sleep(2)  # let every worker finish booting before measuring
         results = {}
-        for scenario in SCENARIOS:
+        for scenario in scenarios:
             redis.client().flushdb()
             if scenario in ("hit", "review_hit"):  # warm the single cached entry
                 run_wrk(base, scenario, 1, 1)
@@ -107,18 +110,19 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=8)
-    ap.add_argument("--configs", default="all", help="'all' or 'default'")
+    ap.add_argument("--configs", nargs="*", default=None, help="setting names to run (default: all)")
+    ap.add_argument("--scenarios", nargs="*", default=SCENARIOS, choices=SCENARIOS)
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
     limits = model_limits()
     print(f"raw model limit (1 process, torch threads = {os.cpu_count()}): "
           f"{limits['names_per_s']:,.0f} names/s (GRU, batches of 256), {limits['entities_per_s']:,.0f} entities/s\n")
-    chosen = CONFIGS if args.configs == "all" else dict(list(CONFIGS.items())[:1])
+    chosen = {k: v for k, v in CONFIGS.items() if not args.configs or k in args.configs}
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, settings in chosen.items():
-            runs.append(bench_config(name, settings, args.duration, args.connections, Path(tmp)))
+            runs.append(bench_config(name, settings, args.duration, args.connections, Path(tmp), args.scenarios))
             print(f"... {name} done", file=sys.stderr)
     print(f"wrk: 2 threads, {args.connections} connections (1 for *_c1), {args.duration} s per scenario\n")
     print("| setting | scenario | req/s | × health | p50 ms | p95 ms | p99 ms | errors |")

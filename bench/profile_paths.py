@@ -1,7 +1,10 @@
 """Where a request's time goes: each scenario through the real app (Flask test client, real
 redis-server), timed per request and profiled with pyinstrument.
 
-    .venv/bin/python bench/profile_paths.py [--requests 2000] [--profile hit] [--out docs/reports/profile]
+    .venv/bin/python bench/profile_paths.py [--requests 2000] [--profile hit miss] [--set KEY=VALUE ...] [--out DIR]
+
+--set overrides service settings (app/config.py), e.g. the first landing's: --set LOCAL_CACHE_ITEMS=0
+CROSS_REQUEST_BATCHING=false ENTITY_ENCODER_INT8=false.
 
 Prints the median microseconds per request of each path, and for --profile SCENARIO writes a
 pyinstrument HTML/text profile. The WSGI server and the network are left out on purpose: this
@@ -25,7 +28,8 @@ SURNAMES = ["Nakamura", "Ivanov", "Schmidt", "O'Neill", "Rossi", "Nguyen", "Kowa
 
 def scenarios():
     fresh = (f"{s}{i}" for i in itertools.count() for s in SURNAMES)
-    fresh_entity = (f"{a}{b}{c}炎" for a, b, c in itertools.product("手肺肝胃肾脑心眼", "内外上下前后", "部叶管腔膜壁"))
+    fresh_entity = (f"{a}{b}{c}{d}炎" for a, b, c, d in
+                    itertools.product("手肺肝胃肾脑心眼", "内外上下前后", "部叶管腔膜壁", "左右双单"))
     return {
         "health": ("GET", "/health", lambda: None),
         "hit": ("POST", "/classify", lambda: {"name": "Nakamura"}),
@@ -45,17 +49,20 @@ def main():
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--profile", nargs="*", default=[], help="scenarios to profile with pyinstrument")
     ap.add_argument("--out", type=Path, default=ROOT / "docs/reports/profile")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="service settings to override")
     args = ap.parse_args()
+    from app.config import DEFAULTS, _coerce
+    overrides = {k: _coerce(DEFAULTS[k], v) for k, v in (item.split("=", 1) for item in args.set)}
 
     from app import create_app
     with tempfile.TemporaryDirectory() as tmp:
         redis = RedisServer(Path(tmp)).start()
         try:
-            app = create_app({"REDIS_URL": redis.url, "TORCH_THREADS": 1})
+            app = create_app({"REDIS_URL": redis.url, "TORCH_THREADS": 1, **overrides})
             client = app.test_client()
             results = {}
             for name, (method, path, body) in scenarios().items():
-                n = args.requests if "review_miss" != name else min(args.requests, 288)
+                n = args.requests if "review_miss" != name else min(args.requests, 500)
                 for _ in range(20):  # warm-up (and fill the cache for the hit scenarios)
                     run(client, method, path, body())
                 times = []

@@ -111,7 +111,8 @@ def test_an_error_reaches_every_caller_in_the_batch_and_nothing_hangs():
 def test_concurrent_requests_through_the_app_match_single_answers():
     """Uncached names posted from many threads at once get exactly the answer each gets alone."""
     from app import create_app
-    client = create_app({"CACHE_ENABLED": False, "NAME_MODELS": "gru", "ENTITY_REVIEW": False}).test_client()
+    client = create_app({"CACHE_ENABLED": False, "NAME_MODELS": "gru", "ENTITY_REVIEW": False,
+                         "CROSS_REQUEST_BATCHING": True}).test_client()
     names = [f"Nakamura{i}" for i in range(8)] + [f"Ivanov{i}" for i in range(8)] + ["Ng", "Schwarzenegger"]
     alone = {n: client.post("/classify", json={"name": n, "top_k": 18}).get_json()["predictions"] for n in names}
     together = {}
