@@ -49,7 +49,7 @@ class CharEncoder:
     @classmethod
     def load(cls, directory, int8: bool = False) -> "CharEncoder":
         """Load offline. int8=True swaps every Linear for a dynamically quantised one (int8 weights,
-        fp32 activations): about 2.5x faster for one short text on CPU, where the small matrix
+        fp32 activations): about 2x faster for one short text on CPU, where the small matrix
         products are bound by reading fp32 weights. The fingerprint is that of the files on disk;
         evaluate_entities --int8 measures what quantisation does to accuracy."""
         directory = Path(directory)
