@@ -60,6 +60,5 @@ class MicroBatcher:
                 self._queue[0].wake.set()
             else:
                 self._busy = False
-        for job in batch[1:]:
-            if not job.lead:
-                job.wake.set()
+        for job in batch[1:]:  # the waiters served by this batch (batch[0] is this leader's own job)
+            job.wake.set()

@@ -29,7 +29,7 @@ DEFAULTS = {
 }
 
 
-def _coerce(default, raw: str):
+def coerce(default, raw: str):
     if isinstance(default, bool):
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     return type(default)(raw)
@@ -37,4 +37,4 @@ def _coerce(default, raw: str):
 
 def from_env(environ=os.environ) -> dict:
     """DEFAULTS with any variable of the same name from the environment, typed like its default."""
-    return {k: _coerce(v, environ[k]) if k in environ else v for k, v in DEFAULTS.items()}
+    return {k: coerce(v, environ[k]) if k in environ else v for k, v in DEFAULTS.items()}

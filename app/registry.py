@@ -29,7 +29,7 @@ class ModelRegistry:
         for model_id in self.expected:
             if model_id == "entity-review":
                 reviewer = EntityReviewer.load(Path(self.config["ENTITY_ENCODER_DIR"]), Path(self.config["ENTITY_RNN_DIR"]),
-                                               int8=self.config.get("ENTITY_ENCODER_INT8", False))
+                                               int8=self.config["ENTITY_ENCODER_INT8"])
                 reviewer.scores(["手内肌萎缩"])  # smoke inference
                 self.entity = reviewer
                 self._expose(model_id, reviewer.scores)
@@ -49,8 +49,8 @@ class ModelRegistry:
             if self.metrics:
                 self.metrics.observe_forward(model_id, len(inputs), time.perf_counter() - start)
             return out
-        batching = self.config.get("CROSS_REQUEST_BATCHING", False)
-        self._infer[model_id] = MicroBatcher(forward, int(self.config.get("MAX_BATCH_ITEMS", 1024))) if batching else forward
+        batching = self.config["CROSS_REQUEST_BATCHING"]
+        self._infer[model_id] = MicroBatcher(forward, self.config["MAX_BATCH_ITEMS"]) if batching else forward
 
     def infer(self, model_id: str, inputs: list) -> list:
         """One output per input; concurrent calls in this worker share a forward pass (app/batcher.py)."""

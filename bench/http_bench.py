@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.model_limits import median_ms  # noqa: E402
 from tests.helpers import RedisServer, free_port, wait_http  # noqa: E402
 
 SCENARIOS = ["health", "hit", "miss", "batch256", "review_miss", "review_hit", "review_miss_c1"]
@@ -93,17 +93,10 @@ def model_limits() -> dict:
     torch.set_num_threads(os.cpu_count() or 1)
     names = [f"name{i}son" for i in range(256)]
     p = NamePredictor.load(CHECKPOINTS / "names-gru")
-    reviewer = EntityReviewer.load(CHECKPOINTS / "entity-encoder", CHECKPOINTS / "entity-rnn", int8=True)
+    reviewer = EntityReviewer.load(CHECKPOINTS / "entity-encoder", CHECKPOINTS / "entity-rnn", int8=True)  # as served
     texts = ["手内肌萎缩症"] * 256
-
-    def rate(fn, n, reps=20):
-        fn()
-        times = []
-        for _ in range(reps):
-            t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
-        return n / statistics.median(times)
-    return {"names_per_s": rate(lambda: p.probabilities(names), 256),  # encoder as served by default: int8
-            "entities_per_s": rate(lambda: reviewer.scores(texts), 256, reps=10)}
+    return {"names_per_s": 256 / median_ms(lambda: p.probabilities(names), 20) * 1000,
+            "entities_per_s": 256 / median_ms(lambda: reviewer.scores(texts), 10) * 1000}
 
 
 def main():

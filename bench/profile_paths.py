@@ -51,8 +51,8 @@ def main():
     ap.add_argument("--out", type=Path, default=ROOT / "docs/reports/profile")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="service settings to override")
     args = ap.parse_args()
-    from app.config import DEFAULTS, _coerce
-    overrides = {k: _coerce(DEFAULTS[k], v) for k, v in (item.split("=", 1) for item in args.set)}
+    from app.config import DEFAULTS, coerce
+    overrides = {k: coerce(DEFAULTS[k], v) for k, v in (item.split("=", 1) for item in args.set)}
 
     from app import create_app
     with tempfile.TemporaryDirectory() as tmp:

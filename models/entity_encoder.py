@@ -24,6 +24,12 @@ class EncoderError(ValueError):
     """Raised for inputs the encoder cannot turn into features."""
 
 
+def vocab_id(tokenizer, ch: str) -> int:
+    """One character's vocabulary id: its first word piece, else [UNK] (training and serving share it)."""
+    pieces = tokenizer.tokenize(ch)
+    return tokenizer.convert_tokens_to_ids(pieces[0]) if pieces else tokenizer.unk_token_id
+
+
 def encoder_fingerprint(directory: Path, vocab: dict[str, int]) -> str:
     """sha256 over the weights and the vocabulary: what an RNN checkpoint was trained on.
 
@@ -77,9 +83,7 @@ class CharEncoder:
         """Vocabulary id of one character (memoised: the vocabulary is fixed once loaded)."""
         cid = self._ids.get(ch)
         if cid is None:
-            pieces = self.tokenizer.tokenize(ch)
-            cid = self.tokenizer.convert_tokens_to_ids(pieces[0]) if pieces else self.tokenizer.unk_token_id
-            self._ids[ch] = cid
+            cid = self._ids[ch] = vocab_id(self.tokenizer, ch)
         return cid
 
     @staticmethod

@@ -33,7 +33,7 @@ from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast, DataCol
 
 from models.batching import length_buckets
 from models.entity_data import KINDS, make_negative, read_lexicon, split_of
-from models.entity_encoder import MAX_CHARS
+from models.entity_encoder import MAX_CHARS, vocab_id
 from models.paths import CHECKPOINTS, ENTITIES_FILE
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -49,8 +49,7 @@ def build_tokenizer(texts: list[str]) -> BertTokenizerFast:
 
 def char_ids(tok, text: str) -> list[int]:
     """[CLS] + one id per character + [SEP], the same mapping CharEncoder uses at serving time."""
-    ids = [tok.convert_tokens_to_ids(p[0]) if (p := tok.tokenize(c)) else tok.unk_token_id for c in text]
-    return [tok.cls_token_id, *ids, tok.sep_token_id]
+    return [tok.cls_token_id, *(vocab_id(tok, c) for c in text), tok.sep_token_id]
 
 
 def paired_batch(positives: list[str], rng: random.Random, known: set[str], donors: list[str]) -> list[tuple[str, int]]:

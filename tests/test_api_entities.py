@@ -1,5 +1,4 @@
 """/review-entity against the committed encoder + RNN and a real redis-server."""
-import json
 
 import pytest
 

@@ -14,6 +14,20 @@ def wait_until(cond, timeout=5.0):
         time.sleep(0.001)
 
 
+def queue_behind_first_batch(batcher, first, others, first_running, release):
+    """Start `first`, wait until its forward pass is running, start `others`, wait until all of
+    them are queued behind it, then let the first batch finish and join every thread."""
+    first.start()
+    wait_until(first_running)
+    for t in others:
+        t.start()
+    wait_until(lambda: len(batcher._queue) == len(others))
+    release.set()
+    for t in [first, *others]:
+        t.join(5)
+        assert not t.is_alive()
+
+
 def test_a_lone_call_runs_at_once():
     calls = []
     batcher = MicroBatcher(lambda xs: calls.append(list(xs)) or [x * 2 for x in xs])
@@ -36,15 +50,8 @@ def test_calls_queued_behind_a_running_batch_share_the_next_one():
         results[i] = batcher(items)
 
     first = threading.Thread(target=call, args=(0, ["a"]))
-    first.start()
-    wait_until(lambda: len(calls) == 1)
     others = [threading.Thread(target=call, args=(i, [f"b{i}", f"c{i}"])) for i in range(1, 6)]
-    for t in others:
-        t.start()
-    wait_until(lambda: len(batcher._queue) == 5)
-    release.set()
-    for t in [first, *others]:
-        t.join(5)
+    queue_behind_first_batch(batcher, first, others, lambda: len(calls) == 1, release)
     assert len(calls) == 2 and len(calls[1]) == 10  # five requests, one forward pass
     assert results[0] == ["out-a"]
     assert all(results[i] == [f"out-b{i}", f"out-c{i}"] for i in range(1, 6))
@@ -61,14 +68,7 @@ def test_max_items_splits_the_queue():
 
     batcher = MicroBatcher(fn, max_items=4)
     threads = [threading.Thread(target=batcher, args=([i, i],)) for i in range(5)]
-    threads[0].start()
-    wait_until(lambda: len(calls) == 1)
-    for t in threads[1:]:
-        t.start()
-    wait_until(lambda: len(batcher._queue) == 4)
-    release.set()
-    for t in threads:
-        t.join(5)
+    queue_behind_first_batch(batcher, threads[0], threads[1:], lambda: len(calls) == 1, release)
     assert calls == [2, 4, 4]
 
 
@@ -93,16 +93,8 @@ def test_an_error_reaches_every_caller_in_the_batch_and_nothing_hangs():
             errors.append(str(e))
 
     first = threading.Thread(target=call, args=([0],))
-    first.start()
-    started.wait(5)
     others = [threading.Thread(target=call, args=([i],)) for i in range(1, 4)]
-    for t in others:
-        t.start()
-    wait_until(lambda: len(batcher._queue) == 3)
-    release.set()
-    for t in [first, *others]:
-        t.join(5)
-        assert not t.is_alive()
+    queue_behind_first_batch(batcher, first, others, started.is_set, release)
     assert errors == ["forward failed"] * 3
     with pytest.raises(RuntimeError):  # not stuck busy: the next call runs (and fails) at once
         batcher([7])
