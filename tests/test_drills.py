@@ -1,4 +1,5 @@
 """Failure drills on the supervised stack under a bounded loopback load."""
+import http.client as http_client
 import os
 import shutil
 import signal
@@ -26,7 +27,7 @@ class Load:
             i += 1
             try:
                 code, _ = http("POST", self.base + "/classify", {"name": f"Drill{tid}x{i % 50}"})
-            except OSError:
+            except (OSError, http_client.HTTPException):  # a killed worker can cut a reply short: a failure too
                 code = 0
             self.codes.append(code)
 
