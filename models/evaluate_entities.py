@@ -16,6 +16,15 @@ from models.entity_reviewer import EntityReviewer
 from models.paths import CHECKPOINTS, ENTITIES_FILE, REPORTS
 
 
+def accuracy_by_kind(examples, pred: list[int]) -> dict:
+    """Accuracy per example kind ("positive" and each negative kind)."""
+    out = {}
+    for kind in sorted({e.kind for e in examples}):
+        idx = [i for i, e in enumerate(examples) if e.kind == kind]
+        out[kind] = {"accuracy": round(sum(pred[i] == examples[i].label for i in idx) / len(idx), 4), "count": len(idx)}
+    return out
+
+
 def evaluate(encoder_dir: Path, rnn_dir: Path, data: Path = ENTITIES_FILE, seed: int = 0, limit: int = 0,
              out_dir: Path | None = None, int8: bool = False) -> dict:
     from models.train_entities import featurize, predict_scores
@@ -27,10 +36,7 @@ def evaluate(encoder_dir: Path, rnn_dir: Path, data: Path = ENTITIES_FILE, seed:
     y = [e.label for e in test]
     m = metrics.confusion(y, pred, 2)
     per = metrics.per_class(m, ["invalid", "valid"])
-    by_kind = {}
-    for kind in sorted({e.kind for e in test}):
-        idx = [i for i, e in enumerate(test) if e.kind == kind]
-        by_kind[kind] = {"accuracy": round(sum(pred[i] == y[i] for i in idx) / len(idx), 4), "count": len(idx)}
+    by_kind = accuracy_by_kind(test, pred)
     summary = {"model_version": reviewer.version, "encoder_fingerprint": reviewer.encoder.fingerprint,
                "encoder_int8": int8, "features": reviewer.pooling, "test_examples": len(test), "accuracy": round(sum(p == t for p, t in zip(pred, y)) / len(y), 4),
                "valid_precision": per["valid"]["precision"], "valid_recall": per["valid"]["recall"],

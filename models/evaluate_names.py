@@ -24,9 +24,11 @@ def evaluate_checkpoint(ckpt: Path, data: Path = NAMES_DIR, seed: int = 0, out_d
         raise ValueError(f"corpus labels {corpus.labels} differ from checkpoint labels {predictor.labels}")
     rows = corpus.split("test", seed)
     names, y = [n for n, _ in rows], np.array([label for _, label in rows])
-    logits = torch.cat([predictor.logits(names[i : i + 2048]) for i in range(0, len(names), 2048)])
-    probs = torch.softmax(logits / predictor.temperature, -1).numpy()
+    chunks = [names[i : i + 2048] for i in range(0, len(names), 2048)]
+    logits = torch.cat([predictor.logits(c) for c in chunks])
     raw = torch.softmax(logits, -1).numpy()
+    unshifted_top1 = float((logits.argmax(1).numpy() == y).mean())  # the model as trained, before any prior shift
+    probs = torch.softmax(torch.cat([predictor.calibrated_logits(c) for c in chunks]), -1).numpy()
     top3 = np.argsort(-probs, 1)[:, :3]
     # A name listed under several languages is one name with several right answers: scored once per
     # name, its top-1 is right if it is any of them (the per-row figure can't exceed ~0.97 here).
@@ -44,12 +46,14 @@ def evaluate_checkpoint(ckpt: Path, data: Path = NAMES_DIR, seed: int = 0, out_d
     summary = {
         "arch": arch, "model_version": predictor.version, "test_rows": len(rows),
         "top1_accuracy": round(float((probs.argmax(1) == y).mean()), 4),
+        "top1_accuracy_without_prior_shift": round(unshifted_top1, 4),
         "top3_accuracy": round(float((top3 == y[:, None]).any(1).mean()), 4),
         "test_names": len(first_row), "names_with_several_languages": sum(len(v) > 1 for v in languages.values()),
         "top1_accuracy_per_name_any_language": round(float(top1_any), 4),
         "macro_f1": round(float(np.mean([p["f1"] for p in per.values()])), 4),
         "ece_uncalibrated": round(ece_raw, 4), "ece_calibrated": round(ece_cal, 4),
         "temperature": round(predictor.temperature, 4),
+        "prior_tau": float((predictor.manifest.get("prior_adjustment") or {}).get("tau", 0.0)),
         "weights_mb": round((Path(ckpt) / "model.safetensors").stat().st_size / 2**20, 3),
     }
     out_dir = Path(out_dir or REPORTS / f"names-{arch}")
@@ -61,7 +65,7 @@ def evaluate_checkpoint(ckpt: Path, data: Path = NAMES_DIR, seed: int = 0, out_d
     metrics.plot_curves(predictor.manifest["training"]["history"], ["train_loss", "val_loss"], out_dir / "loss.png",
                         f"names-{arch} loss")
     metrics.plot_reliability({f"T=1 (ECE {ece_raw:.3f})": table_raw,
-                              f"T={predictor.temperature:.2f} (ECE {ece_cal:.3f})": table_cal},
+                              f"T={predictor.temperature:.2f}, served (ECE {ece_cal:.3f})": table_cal},
                              out_dir / "reliability.png", f"names-{arch} reliability (test)")
     return report
 

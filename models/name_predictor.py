@@ -15,6 +15,18 @@ def build_name_model(manifest: dict) -> NameClassifier:
     return NameClassifier(NameClassifierConfig(**manifest["config"]))
 
 
+def prior_shift(adjustment: dict | None, num_labels: int) -> torch.Tensor:
+    """Logit adjustment (Menon et al., 2021): subtracting tau * log(prior) moves the model from the
+    corpus's label prior (47 % Russian) towards a flatter one, prior^(1 - tau); tau = 0.5 is what
+    count^-0.5 class weights aim at, applied after training instead of distorting the loss."""
+    if not adjustment:
+        return torch.zeros(num_labels)
+    counts = torch.tensor(adjustment["train_label_counts"], dtype=torch.float)
+    if len(counts) != num_labels or float(counts.min()) <= 0:
+        raise CheckpointError("prior_adjustment.train_label_counts must give a positive count per label")
+    return float(adjustment["tau"]) * torch.log(counts / counts.sum())
+
+
 class NamePredictor:
     def __init__(self, model: NameClassifier, manifest: dict):
         self.model, self.manifest = model, manifest
@@ -23,6 +35,7 @@ class NamePredictor:
         self.index = {label: i for i, label in enumerate(self.labels)}
         self.countries: dict[str, list[str]] = manifest["countries"]
         self.temperature = float(manifest.get("temperature", 1.0))
+        self.prior_shift = prior_shift(manifest.get("prior_adjustment"), len(self.labels))
         self.version: str = manifest["model_version"]
         if len(self.labels) != model.config.num_labels or len(self.vocab) != model.config.vocab_size:
             raise CheckpointError("manifest labels/vocab sizes disagree with the model config")
@@ -36,12 +49,16 @@ class NamePredictor:
         ids, lengths = collate([self.vocab.encode(n) for n in names])
         return self.model(ids, lengths)
 
+    def calibrated_logits(self, names: list[str]) -> torch.Tensor:
+        """logits / T - tau * log(training prior): what every probability the service gives is a softmax of."""
+        return self.logits(names) / self.temperature - self.prior_shift
+
     def probabilities(self, names: list[str]) -> torch.Tensor:
         """Calibrated probabilities [len(names), num_labels]: every token of every name in one forward pass,
         tokens combined by geometric mean, then script and diacritic evidence (models/name_scripts.py)."""
         normalised = [normalise(n) for n in names]
         parts = [name_scripts.tokens(n) for n in normalised]
-        logp = torch.log_softmax(self.logits([t for ts in parts for t in ts]) / self.temperature, dim=-1)
+        logp = torch.log_softmax(self.calibrated_logits([t for ts in parts for t in ts]), dim=-1)
         rows, start = [], 0
         for name, ts in zip(normalised, parts):
             probs = torch.softmax(logp[start : start + len(ts)].mean(0), dim=-1)

@@ -2,8 +2,11 @@
 
     python -m models.train_names --arch gru
 
-Batched, packed sequences; AdamW; early stopping on validation accuracy; class weights
-(inverse square-root frequency by default) soften the 140:1 Russian:Vietnamese imbalance.
+Batched, packed sequences; AdamW; early stopping on validation accuracy. The 140:1
+Russian:Vietnamese imbalance: class weights count^-0.5 in the loss by default (what ships), or
+plain cross-entropy plus logit adjustment at serving time (--class-weight-power 0 --prior-tau T,
+models/name_predictor.prior_shift). Both move the served prior between the corpus's and a uniform
+one; README "Recipe sweep" has the measured trade-off.
 """
 import argparse
 import json
@@ -24,10 +27,15 @@ from models.names_data import load_corpus
 from models.paths import CHECKPOINTS, NAMES_DIR
 
 
+def label_counts(rows, num_labels: int) -> list[int]:
+    """Rows per label, at least 1 (a label absent from a small sample must not divide by zero)."""
+    counts = Counter(label for _, label in rows)
+    return [max(counts.get(c, 0), 1) for c in range(num_labels)]
+
+
 def class_weights(rows, num_labels: int, power: float) -> torch.Tensor:
     """weight_c ∝ count_c^-power, normalised to mean 1 (power 0 = plain cross-entropy)."""
-    counts = Counter(label for _, label in rows)
-    w = torch.tensor([max(counts.get(c, 0), 1) ** -power for c in range(num_labels)], dtype=torch.float)
+    w = torch.tensor(label_counts(rows, num_labels), dtype=torch.float) ** -power
     return w / w.mean()
 
 
@@ -105,6 +113,8 @@ def train(args) -> Path:
         "vocab": vocab.chars, "labels": corpus.labels,
         "countries": {lang: LANGUAGE_COUNTRIES[lang] for lang in corpus.labels},
         "countries_version": COUNTRIES_VERSION, "temperature": 1.0,
+        "prior_adjustment": {"tau": args.prior_tau,
+                             "train_label_counts": label_counts(train_rows, len(corpus.labels))},
         "training": {"data_fingerprint": corpus.fingerprint, "seed": args.seed, "train_rows": len(train_rows),
                      "val_rows": len(val_rows), "epochs_run": len(history), "best_val_accuracy": best,
                      "class_weight_power": args.class_weight_power, "lr": args.lr, "batch_size": args.batch_size,
@@ -134,7 +144,10 @@ def parser():
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--dropout", type=float, default=0.3)
-    ap.add_argument("--class-weight-power", type=float, default=0.5)
+    ap.add_argument("--class-weight-power", type=float, default=0.5,
+                    help="class weights count^-power in the loss (0 = plain cross-entropy)")
+    ap.add_argument("--prior-tau", type=float, default=0.0,
+                    help="serve logits - tau*log(training prior): 0 = corpus prior, 1 = uniform prior")
     ap.add_argument("--label-smoothing", type=float, default=0.0)
     ap.add_argument("--schedule", choices=["constant", "onecycle"], default="constant",
                     help="learning rate: constant, or one-cycle over --epochs (early stopping still applies)")

@@ -86,3 +86,21 @@ def test_tampered_or_incomplete_checkpoint_is_refused(tmp_path):
     shutil.copy(src / "manifest.json", bad / "manifest.json")
     with pytest.raises(CheckpointError, match="missing"):
         NamePredictor.load(bad)
+
+
+def test_prior_adjustment_shifts_mass_from_frequent_to_rare_labels():
+    gru = NamePredictor.load(CHECKPOINTS / "names-gru")
+    counts = [1000] * len(gru.labels)
+    counts[gru.index["Vietnamese"]], counts[gru.index["Russian"]] = 10, 9000
+
+    def with_tau(tau):
+        return NamePredictor(gru.model, {**gru.manifest, "prior_adjustment": {"tau": tau, "train_label_counts": counts}})
+
+    flat, shifted = with_tau(0.0), with_tau(1.0)
+    assert torch.equal(flat.prior_shift, torch.zeros(len(gru.labels)))
+    assert torch.allclose(flat.probabilities(["Lee"]), gru.probabilities(["Lee"]))  # no adjustment = tau 0
+    p0, p1 = flat.probabilities(["Lee"])[0], shifted.probabilities(["Lee"])[0]
+    assert p1[gru.index["Vietnamese"]] > p0[gru.index["Vietnamese"]] and p1[gru.index["Russian"]] < p0[gru.index["Russian"]]
+    for bad in ([0] * len(counts), counts[:-1]):
+        with pytest.raises(CheckpointError, match="train_label_counts"):
+            NamePredictor(gru.model, {**gru.manifest, "prior_adjustment": {"tau": 0.5, "train_label_counts": bad}})
