@@ -3,6 +3,11 @@
 - Each thread that allocates gets its own malloc arena, up to 8 per core; a gthread worker's
   threads each touch torch buffers, so arenas multiply freed-but-kept memory (measured:
   gthread workers 542 MB RSS vs 463 MB for sync, docs/benchmarks.md).
+- glibc's mmap threshold is dynamic: once a large mmap'd block is freed, the threshold rises to its
+  size (up to 32 MB), so later large blocks (a batch's activation tensors) come from the arenas, where
+  they stay resident after free. A fixed threshold keeps serving large tensors mmap'd, returned to
+  the OS on free (measured: 4 threads of batch-256 forwards grew RSS by 167 MB, with a 1 MB threshold
+  by 28 MB; docs/benchmarks.md).
 - Loading checkpoints frees large temporaries (fp32 copies before quantising, safetensors
   buffers) that glibc keeps mapped; malloc_trim returns them to the OS once loading is done.
 """
@@ -10,6 +15,7 @@ import ctypes
 import ctypes.util
 
 M_ARENA_MAX = -8
+M_MMAP_THRESHOLD = -3
 
 
 def _glibc():
@@ -23,6 +29,12 @@ def _glibc():
 def limit_malloc_arenas(n: int) -> bool:
     libc = _glibc()
     return bool(libc and libc.mallopt(M_ARENA_MAX, n))
+
+
+def fix_mmap_threshold(n_bytes: int) -> bool:
+    """Blocks of at least n_bytes are mmap'd, and the threshold stops adapting (glibc mallopt(3))."""
+    libc = _glibc()
+    return bool(libc and libc.mallopt(M_MMAP_THRESHOLD, n_bytes))
 
 
 def trim_heap() -> bool:

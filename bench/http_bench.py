@@ -33,6 +33,7 @@ CONFIGS = {
     "gthread 4w x 2t": {**GTHREAD, "WORKERS": "4", "THREADS": "2"},
     "gthread 2w x 4t, cross-request batching": {**GTHREAD, "CROSS_REQUEST_BATCHING": "true"},
     "gthread 2w x 4t, 2 malloc arenas": {**GTHREAD, "MALLOC_ARENAS": "2"},
+    "gthread 2w x 4t, glibc dynamic mmap threshold": {**GTHREAD, "MALLOC_MMAP_THRESHOLD": "0"},
 }
 
 

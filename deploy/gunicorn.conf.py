@@ -39,10 +39,14 @@ def on_starting(server):
 
 
 def post_fork(server, worker):
-    # Before the worker's threads allocate: at most MALLOC_ARENAS glibc arenas (app/libc.py).
+    # Before the worker allocates anything big (app/libc.py): a fixed mmap threshold keeps batch
+    # tensors from piling up in the arenas; at most MALLOC_ARENAS arenas.
+    from app.libc import fix_mmap_threshold, limit_malloc_arenas
+    threshold = int(os.environ.get("MALLOC_MMAP_THRESHOLD", str(1 << 20)))  # 0 = glibc's dynamic threshold
+    if threshold:
+        fix_mmap_threshold(threshold)
     arenas = int(os.environ.get("MALLOC_ARENAS", "0"))  # 0 = glibc's default (8 per core); 2 measured no RSS gain
     if arenas:
-        from app.libc import limit_malloc_arenas
         limit_malloc_arenas(arenas)
 
 

@@ -124,3 +124,16 @@ def test_feature_path_validates(tiny_encoder, tmp_path, features):
     reviewer = EntityReviewer(encoder, rnn, {"encoder_fingerprint": encoder.fingerprint, "model_version": "t"})
     with pytest.raises(ValueError):
         reviewer.score_features(features)
+
+
+def test_baseline_reference_model_smoke(tmp_path):
+    from itertools import product
+    from models import entity_baseline
+    data = tmp_path / "lexicon.txt"
+    data.write_text("\n".join(a + b + c + "炎" for a, b, c in product("手肺肝胃肾脑心眼", "内外上下前后", "部叶管腔膜壁")),
+                    encoding="utf-8")
+    out = tmp_path / "report"
+    entity_baseline.main(["--data", str(data), "--minutes", "0.05", "--threads", "1", "--out", str(out)])
+    report = json.loads((out / "report.json").read_text())
+    assert 0 <= report["accuracy"] <= 1 and report["history"]
+    assert "positive" in report["accuracy_by_kind"] and set(report["accuracy_by_kind"]) - {"positive"} <= set(KINDS)
