@@ -1,5 +1,4 @@
 """One function per endpoint: cache lookup -> batched inference for the misses -> cache fill."""
-import time
 import unicodedata
 
 from app.cache import cache_key
@@ -15,7 +14,8 @@ def _cached_batch(ctx, endpoint: str, model: str, version: str, keys_in: list[st
     found = ctx.cache.get_many(keys)
     todo = list(dict.fromkeys(k for k, v in zip(keys_in, found) if v is None))
     fresh = dict(zip(todo, compute(todo))) if todo else {}
-    ctx.cache.set_many({cache_key(endpoint, model, version, k): v for k, v in fresh.items()})
+    key_of = dict(zip(keys_in, keys))
+    ctx.cache.set_many({key_of[k]: v for k, v in fresh.items()})
     return [(v, True) if v is not None else (fresh[k], False) for k, v in zip(keys_in, found)]
 
 
@@ -80,9 +80,7 @@ def review(ctx, texts: list[str]):
 def review_features(ctx, features):
     reviewer = _reviewer(ctx)
     try:
-        start = time.perf_counter()
-        score = reviewer.score_features(features)
-        ctx.metrics.observe_forward("entity-review", 1, time.perf_counter() - start)
+        score = ctx.registry.timed("entity-review", 1, reviewer.score_features, features)
     except ValueError as e:
         raise ApiError(str(e), "invalid_features") from None
     return {"valid": score >= reviewer.threshold, "score": round(score, 4), "model_version": reviewer.version,
