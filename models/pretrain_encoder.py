@@ -16,6 +16,11 @@ Two objectives share one forward pass (both BERT-family recipes):
     learned next to nothing in an hour of CPU (held-out MLM accuracy 1.9 %, docs/entity-review.md).
 Both kinds of sequence are masked alike, so a [MASK] token says nothing about the label.
 
+`--words FILE|jieba` adds general Chinese words (one per line, first field; jieba's dict.txt format
+"word freq tag" works, and `jieba` names the dictionary that the jieba package ships) as further real
+sequences for both objectives, the most frequent first: where words end is what a cut-off or
+overlong span gets wrong. Words that are validation or test entities are left out.
+
 Saves the BertModel trunk (fp16 safetensors) + tokenizer with save_pretrained, and a
 pretraining_report.json with held-out MLM loss/accuracy and corruption-detection accuracy.
 """
@@ -50,6 +55,25 @@ def build_tokenizer(texts: list[str]) -> BertTokenizerFast:
 def char_ids(tok, text: str) -> list[int]:
     """[CLS] + one id per character + [SEP], the same mapping CharEncoder uses at serving time."""
     return [tok.cls_token_id, *(vocab_id(tok, c) for c in text), tok.sep_token_id]
+
+
+def read_words(source: str, usable: set[str], exclude: set[str], limit: int) -> list[str]:
+    """Up to `limit` words of a word list, most frequent first when the list gives frequencies.
+
+    A word qualifies if it has 2..MAX_CHARS characters, all in the vocabulary (`usable`), and is not
+    in `exclude` (held-out entities)."""
+    if source == "jieba":
+        import jieba  # only this option needs it (requirements.txt pins it)
+        source = str(Path(jieba.__file__).parent / "dict.txt")
+    rows = []
+    for order, line in enumerate(Path(source).read_text(encoding="utf-8").splitlines()):
+        fields = line.split()
+        if not fields:
+            continue
+        word, freq = fields[0].lower(), int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else 0
+        if 2 <= len(word) <= MAX_CHARS and set(word) <= usable and word not in exclude:
+            rows.append((-freq, order, word))
+    return [w for _, _, w in sorted(rows)[:limit]]
 
 
 def paired_batch(positives: list[str], rng: random.Random, known: set[str], donors: list[str]) -> list[tuple[str, int]]:
@@ -136,6 +160,9 @@ def main(argv=None):
     ap.add_argument("--resume", type=Path, default=None,
                     help="start from the trunk saved in this directory by an earlier run (same lexicon, so the same "
                          "vocabulary); the heads start afresh")
+    ap.add_argument("--words", default=None,
+                    help="extra real text: a word list file (first field per line) or 'jieba' for jieba's dictionary")
+    ap.add_argument("--words-limit", type=int, default=65_000, help="most frequent N words of --words")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N entities (smoke runs)")
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch default)")
     ap.add_argument("--seed", type=int, default=0, help="training seed; the split seed is entity_data's default")
@@ -153,6 +180,14 @@ def main(argv=None):
     usable = [t for t in texts if len(t) <= MAX_CHARS]
     train = [t for t in usable if split_of(t, 0) == "train"]
     heldout = [t for t in usable if split_of(t, 0) == "val"] or train[-2:]  # tiny smoke lexicons may have no val entity
+    words = []
+    if args.words:
+        not_train = {t for t in usable if split_of(t, 0) != "train"}
+        words = read_words(args.words, set(tok.get_vocab()) - set(SPECIALS), not_train | set(train), args.words_limit)
+        print(f"{len(words)} words from {args.words} join {len(train)} training entities")
+        train = train + words
+    # A corrupted copy that is a real word is no corruption; held-out negatives stay those of the lexicon alone.
+    known_train = known | set(words)
 
     config = BertConfig(vocab_size=tok.vocab_size, hidden_size=768, num_hidden_layers=args.layers,
                         num_attention_heads=args.heads, intermediate_size=args.intermediate,
@@ -188,7 +223,7 @@ def main(argv=None):
     stopped_early = False
     for epoch in range(args.epochs):
         for chunk in length_buckets([len(t) for t in train], args.batch_size, rng):
-            ids, mlm_labels, labels = collate(tok, collator, paired_batch([train[i] for i in chunk], rng, known, train))
+            ids, mlm_labels, labels = collate(tok, collator, paired_batch([train[i] for i in chunk], rng, known_train, train))
             mlm_loss, det_loss, *_ = model(ids, mlm_labels, labels, tok.pad_token_id)
             (args.mlm_weight * mlm_loss + det_loss).backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -213,7 +248,8 @@ def main(argv=None):
     tok.save_pretrained(args.out)
     previous = json.loads((args.resume / "pretraining_report.json").read_text()) if args.resume else None
     report = {"resumed_from": previous and {k: previous[k] for k in ("steps", "minutes", "heldout_after")},
-              "entities": len(texts), "train_entities": len(train), "heldout_entities": len(heldout),
+              "entities": len(texts), "train_entities": len(train) - len(words),
+              "words": args.words and {"source": args.words, "count": len(words)}, "heldout_entities": len(heldout),
               "objectives": ["mlm-15%", "corruption-detection"],
               "config": {k: getattr(args, k) for k in ("layers", "heads", "intermediate", "epochs", "batch_size", "lr", "mlm_weight", "init_range", "seed")},
               "steps": step, "minutes": round((time.time() - start) / 60, 1), "stopped_by_time_limit": stopped_early,

@@ -137,3 +137,23 @@ def test_baseline_reference_model_smoke(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert 0 <= report["accuracy"] <= 1 and report["history"]
     assert "positive" in report["accuracy_by_kind"] and set(report["accuracy_by_kind"]) - {"positive"} <= set(KINDS)
+
+
+def test_pretraining_word_list_most_frequent_first_and_held_out_left_out(tmp_path):
+    words = tmp_path / "dict.txt"
+    words.write_text("头痛 5 n\n肌肉 900 n\n肌 1000 n\n发热咳嗽 40 n\n萎缩 300 v\nAB 7 eng\n手内 20 n\n\n", encoding="utf-8")
+    usable = set("手内肌萎缩头痛发热咳嗽肉")
+    # 肌: one character; AB: not in the vocabulary; 头痛: a held-out entity.
+    assert pretrain_encoder.read_words(str(words), usable, {"头痛"}, limit=3) == ["肌肉", "萎缩", "发热咳嗽"]
+    assert pretrain_encoder.read_words(str(words), usable, set(), limit=10)[-1] == "头痛"
+
+
+def test_pretraining_smoke_with_words(tiny_encoder, tmp_path):
+    words = tmp_path / "words.txt"
+    words.write_text("肌萎\n萎缩\n咳嗽\n血肉\n", encoding="utf-8")
+    out = tmp_path / "enc"
+    pretrain_encoder.main(["--data", str(tiny_encoder[1]), "--out", str(out), "--layers", "1", "--heads", "2",
+                           "--intermediate", "32", "--epochs", "1", "--batch-size", "8", "--words", str(words)])
+    report = json.loads((out / "pretraining_report.json").read_text())
+    assert report["words"]["count"] == 2  # 咳嗽 is a lexicon entity, 肉 is outside the vocabulary
+    assert report["steps"] > 0
