@@ -6,8 +6,8 @@
 - glibc's mmap threshold is dynamic: once a large mmap'd block is freed, the threshold rises to its
   size (up to 32 MB), so later large blocks (a batch's activation tensors) come from the arenas, where
   they stay resident after free. A fixed threshold keeps serving large tensors mmap'd, returned to
-  the OS on free (measured: 4 threads of batch-256 forwards grew RSS by 167 MB, with a 1 MB threshold
-  by 28 MB; docs/benchmarks.md).
+  the OS on free (bench/memory_growth.py, 4 threads of batch-256 forwards: RSS grew by 162-168 MB,
+  with a 1 MB threshold by 25 MB, at about 20 % fewer names/s from the fresh pages; docs/benchmarks.md).
 - Loading checkpoints frees large temporaries (fp32 copies before quantising, safetensors
   buffers) that glibc keeps mapped; malloc_trim returns them to the OS once loading is done.
 """

@@ -4,7 +4,8 @@
 
 Loads every served model as a worker does, then runs --threads Python threads (a gthread
 worker's request threads) of batch-256 name forwards plus small entity batches, and prints RSS
-after loading, after the batches, and after malloc_trim. The knobs are set first, as
+after loading, after the batches, and after malloc_trim, and the names/s the threads reached
+(a threshold too low makes every large tensor a fresh mmap whose pages fault in again). The knobs are set first, as
 deploy/gunicorn.conf.py's post_fork does; run it once per setting (glibc's state is per process).
 """
 import argparse
@@ -12,6 +13,7 @@ import json
 import re
 import sys
 import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,15 +54,18 @@ def main():
             reviewer.scores(["手内肌萎缩症"] * 8)
 
     threads = [threading.Thread(target=serve) for _ in range(args.threads)]
+    start = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    seconds = time.perf_counter() - start
     after = rss_mb()
     trim_heap()
     print(json.dumps({"mmap_threshold": args.mmap_threshold, "arenas": args.arenas, "threads": args.threads,
                       "rss_loaded_mb": round(loaded), "rss_after_batches_mb": round(after),
-                      "growth_mb": round(after - loaded), "rss_after_trim_mb": round(rss_mb())}))
+                      "growth_mb": round(after - loaded), "rss_after_trim_mb": round(rss_mb()),
+                      "names_per_s": round(args.threads * args.rounds * len(names) * len(batch) / seconds)}))
 
 
 if __name__ == "__main__":
