@@ -61,8 +61,8 @@ def _instrument(app: Flask, metrics, cors_origins: list[str], instance: str):
     @app.after_request
     def _finish(response):
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"  # bounded label set
-        metrics.requests.labels(endpoint=endpoint, method=request.method, status=str(response.status_code)).inc()
-        metrics.latency.labels(endpoint=endpoint, method=request.method).observe(time.perf_counter() - g.get("started", time.perf_counter()))
+        metrics.observe_request(endpoint, request.method, str(response.status_code),
+                                time.perf_counter() - g.get("started", time.perf_counter()))
         response.headers["X-Instance"] = instance  # which instance answered, behind a load balancer
         origin = request.headers.get("Origin")
         if origin and ("*" in cors_origins or origin in cors_origins):

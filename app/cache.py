@@ -73,7 +73,7 @@ class PredictionCache:
         self._open_until = time.monotonic() + self.retry_after
         log.warning("redis %s failed (%s); serving uncached for %.1fs", op, e, self.retry_after)
         if self.metrics:
-            self.metrics.cache_events.labels(event="error").inc()
+            self.metrics.cache_event["error"].inc()
 
     def get_many(self, keys: list[str]) -> list[dict | None]:
         """Cached values in key order: the local tier first, then one MGET for the rest.
@@ -103,7 +103,7 @@ class PredictionCache:
 
     def _count(self, event: str, n: int):
         if self.metrics and n:
-            self.metrics.cache_events.labels(event=event).inc(n)
+            self.metrics.cache_event[event].inc(n)
 
     def set_many(self, items: dict[str, dict]):
         """Store fresh model answers (never errors or degraded results) locally and in one pipelined round trip."""

@@ -14,6 +14,7 @@
   Particles and the Mac/Mc/O' prefixes also multiply their languages by PARTICLE_BOOST.
 """
 import unicodedata
+from functools import lru_cache
 
 SCRIPT_LABELS = {"CYRILLIC": {"Russian"}, "GREEK": {"Greek"}, "HANGUL": {"Korean"}, "HIRAGANA": {"Japanese"},
                  "KATAKANA": {"Japanese"}, "ARABIC": {"Arabic"}, "CJK": {"Chinese", "Japanese"}}
@@ -63,9 +64,18 @@ JAPANESE_PREFIXES = tuple(s for s in JAPANESE_SURNAMES if len(s) >= 2)  # for st
 SIMPLIFIED_ONLY = set("张陈刘杨黄赵吴孙马郑谢韩冯邓萧叶苏吕卢钟谭陆贾韦邹龚万钱汤东门书见贝车长马鸟鱼龙华伟军丽")
 
 
+@lru_cache(maxsize=8192)
+def char_script(ch: str) -> str | None:
+    """A letter's script (first word of its Unicode name), None for anything else. Cached: every
+    request checks every character of every name, from a small alphabet."""
+    return unicodedata.name(ch, "UNKNOWN").split(" ")[0] if unicodedata.category(ch).startswith("L") else None
+
+
 def scripts(text: str) -> set[str]:
-    """Unicode scripts of the letters in `text` (first word of each letter's Unicode name)."""
-    return {unicodedata.name(ch, "UNKNOWN").split(" ")[0] for ch in text if unicodedata.category(ch).startswith("L")}
+    """Unicode scripts of the letters in `text`."""
+    found = {char_script(ch) for ch in text}
+    found.discard(None)
+    return found
 
 
 SUPPORTED_SCRIPTS = {"LATIN", *SCRIPT_LABELS}
