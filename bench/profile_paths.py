@@ -1,4 +1,4 @@
-"""Where a request's time goes: each scenario through the real app (Flask test client, real
+"""Where a request's time goes: each scenario through the real app (its WSGI callable, real
 redis-server), timed per request and profiled with pyinstrument.
 
     .venv/bin/python bench/profile_paths.py [--requests 2000] [--profile hit miss] [--set KEY=VALUE ...] [--out DIR]
@@ -9,6 +9,8 @@ CROSS_REQUEST_BATCHING=false ENTITY_ENCODER_INT8=false.
 Prints the median microseconds per request of each path, and for --profile SCENARIO writes a
 pyinstrument HTML/text profile. The WSGI server and the network are left out on purpose: this
 shows what our code costs per request, which is what the HTTP benchmark's ratios are made of.
+Each request's WSGI environ is built before the clock starts, so the client side (which Flask's
+test client would add: request building, JSON encoding, response wrapping) is not counted.
 """
 import argparse
 import itertools
@@ -39,9 +41,24 @@ def scenarios():
     }
 
 
-def run(client, method, path, body):
-    r = client.open(path, method=method, json=body) if body is not None else client.open(path, method=method)
-    assert r.status_code == 200, (path, r.status_code, r.data[:200])
+def environ(method, path, body) -> dict:
+    from werkzeug.test import EnvironBuilder
+    builder = EnvironBuilder(path=path, method=method, json=body)
+    try:
+        return builder.get_environ()
+    finally:
+        builder.close()
+
+
+def call(app, env: dict):
+    """One request through the WSGI callable, as gunicorn makes it, response body consumed."""
+    status = []
+    response = app(env, lambda s, headers, exc_info=None: status.append(s))
+    try:
+        data = b"".join(response)
+    finally:
+        getattr(response, "close", lambda: None)()
+    assert status[0].startswith("200"), (env["PATH_INFO"], status[0], data[:200])
 
 
 def main():
@@ -59,26 +76,26 @@ def main():
         redis = RedisServer(Path(tmp)).start()
         try:
             app = create_app({"REDIS_URL": redis.url, "TORCH_THREADS": 1, **overrides})
-            client = app.test_client()
             results = {}
             for name, (method, path, body) in scenarios().items():
                 n = args.requests if "review_miss" != name else min(args.requests, 500)
                 for _ in range(20):  # warm-up (and fill the cache for the hit scenarios)
-                    run(client, method, path, body())
+                    call(app, environ(method, path, body()))
                 times = []
                 for _ in range(n):
-                    b = body()
+                    env = environ(method, path, body())
                     t = time.perf_counter()
-                    run(client, method, path, b)
+                    call(app, env)
                     times.append(time.perf_counter() - t)
                 results[name] = round(statistics.median(times) * 1e6, 1)
                 print(f"{name:12s} median {results[name]:9.1f} µs/request ({n} requests)", flush=True)
                 if name in args.profile:
                     from pyinstrument import Profiler
                     profiler = Profiler(interval=0.0002)
+                    envs = [environ(method, path, body()) for _ in range(n)]
                     with profiler:
-                        for _ in range(n):
-                            run(client, method, path, body())
+                        for env in envs:
+                            call(app, env)
                     args.out.mkdir(parents=True, exist_ok=True)
                     (args.out / f"{name}.txt").write_text(profiler.output_text(unicode=True, show_all=False))
                     print(profiler.output_text(unicode=True, color=False, show_all=False)[:6000])

@@ -69,3 +69,11 @@ def test_a_redis_hit_fills_the_local_tier(tmp_path):
         assert c.post("/classify", json={"name": "Kowalski"}).get_json()["cached"] is True  # now local
     finally:
         server.stop()
+
+
+def test_cache_keys_separate_every_field_and_take_any_text():
+    from app.cache import cache_key
+    keys = {cache_key("classify", "gru", "v1", "dubois"), cache_key("classify", "gru", "v2", "dubois"),
+            cache_key("classify", "lstm", "v1", "dubois"), cache_key("review-entity", "gru", "v1", "dubois"),
+            cache_key("classify", "gru", "v1", "dubois\0"), cache_key("classify", "gru", "v1", "\ud800")}
+    assert len(keys) == 6 and all(k.startswith("pred:") and len(k) == 5 + 64 for k in keys)
