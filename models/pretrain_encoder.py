@@ -63,7 +63,7 @@ def read_words(source: str, usable: set[str], exclude: set[str], limit: int) -> 
     A word qualifies if it has 2..MAX_CHARS characters, all in the vocabulary (`usable`), and is not
     in `exclude` (held-out entities)."""
     if source == "jieba":
-        import jieba  # only this option needs it (requirements.txt pins it)
+        import jieba  # only this option needs it: pip install jieba==0.42.1 (not a service dependency)
         source = str(Path(jieba.__file__).parent / "dict.txt")
     rows = []
     for order, line in enumerate(Path(source).read_text(encoding="utf-8").splitlines()):
