@@ -182,8 +182,8 @@ def main(argv=None):
     heldout = [t for t in usable if split_of(t, 0) == "val"] or train[-2:]  # tiny smoke lexicons may have no val entity
     words = []
     if args.words:
-        not_train = {t for t in usable if split_of(t, 0) != "train"}
-        words = read_words(args.words, set(tok.get_vocab()) - set(SPECIALS), not_train | set(train), args.words_limit)
+        # No lexicon entity joins as a word: training ones are already in, held-out ones must stay unseen.
+        words = read_words(args.words, set(tok.get_vocab()) - set(SPECIALS), known, args.words_limit)
         print(f"{len(words)} words from {args.words} join {len(train)} training entities")
         train = train + words
     # A corrupted copy that is a real word is no corruption; held-out negatives stay those of the lexicon alone.
