@@ -49,9 +49,12 @@ class NamePredictor:
         ids, lengths = collate([self.vocab.encode(n) for n in names])
         return self.model(ids, lengths)
 
-    def calibrated_logits(self, names: list[str]) -> torch.Tensor:
+    def calibrate(self, logits: torch.Tensor) -> torch.Tensor:
         """logits / T - tau * log(training prior): what every probability the service gives is a softmax of."""
-        return self.logits(names) / self.temperature - self.prior_shift
+        return logits / self.temperature - self.prior_shift
+
+    def calibrated_logits(self, names: list[str]) -> torch.Tensor:
+        return self.calibrate(self.logits(names))
 
     def probabilities(self, names: list[str]) -> torch.Tensor:
         """Calibrated probabilities [len(names), num_labels]: every token of every name in one forward pass,
