@@ -56,33 +56,41 @@ class NamePredictor:
     def calibrated_logits(self, names: list[str]) -> torch.Tensor:
         return self.calibrate(self.logits(names))
 
+    @torch.inference_mode()
     def probabilities(self, names: list[str]) -> torch.Tensor:
         """Calibrated probabilities [len(names), num_labels]: every token of every name in one forward pass,
         tokens combined by geometric mean, then script and diacritic evidence (models/name_scripts.py)."""
         normalised = [normalise(n) for n in names]
-        parts = [name_scripts.tokens(n) for n in normalised]
+        parts = [name_scripts.tokens(n) for n in normalised]  # never empty: '' is one token
         logp = torch.log_softmax(self.calibrated_logits([t for ts in parts for t in ts]), dim=-1)
-        rows, start = [], 0
-        for name, ts in zip(normalised, parts):
-            probs = torch.softmax(logp[start : start + len(ts)].mean(0), dim=-1)
-            rows.append(self._apply_evidence(name, probs))
-            start += len(ts)
-        return torch.stack(rows)
+        if len(logp) > len(names):  # some names have several parts: average their log-probabilities
+            owner = torch.tensor([i for i, ts in enumerate(parts) for _ in ts])
+            counts = torch.tensor([len(ts) for ts in parts], dtype=logp.dtype)
+            logp = torch.zeros(len(names), logp.shape[1]).index_add_(0, owner, logp) / counts[:, None]
+        probs = torch.softmax(logp, dim=-1)
+        for name, row in zip(normalised, probs):
+            self._apply_evidence(name, row)
+        return probs
 
-    def _apply_evidence(self, name: str, probs: torch.Tensor) -> torch.Tensor:
+    def _apply_evidence(self, name: str, row: torch.Tensor) -> None:
+        """Script, diacritic and particle evidence, applied in place to one name's probabilities."""
         allowed = name_scripts.allowed_labels(name)
         if allowed == {"Chinese", "Japanese"} and allowed <= self.index.keys():
-            probs = torch.zeros_like(probs)
             share = name_scripts.japanese_share_of_han(name)
-            probs[self.index["Japanese"]], probs[self.index["Chinese"]] = share, 1 - share
-        elif allowed and allowed & self.index.keys():
-            mask = torch.zeros_like(probs)
+            row.zero_()
+            row[self.index["Japanese"]], row[self.index["Chinese"]] = share, 1 - share
+            return
+        if allowed and allowed & self.index.keys():
+            mask = torch.zeros_like(row)
             mask[[self.index[label] for label in allowed if label in self.index]] = 1
-            probs = probs * mask if float((probs * mask).sum()) > 0 else mask
-        if not allowed:  # Latin-only names: diacritics and particles the corpus cannot teach
-            probs = probs.clone()
-            for label in name_scripts.diacritic_labels(name) & self.index.keys():
-                probs[self.index[label]] *= name_scripts.DIACRITIC_BOOST
-            for label in name_scripts.particle_labels(name) & self.index.keys():
-                probs[self.index[label]] *= name_scripts.PARTICLE_BOOST
-        return probs / probs.sum()
+            row.copy_(row * mask if float((row * mask).sum()) > 0 else mask)
+        elif not allowed:  # Latin-only names: diacritics and particles the corpus cannot teach
+            boosts = [(self.index[label], name_scripts.DIACRITIC_BOOST)
+                      for label in name_scripts.diacritic_labels(name) & self.index.keys()]
+            boosts += [(self.index[label], name_scripts.PARTICLE_BOOST)
+                       for label in name_scripts.particle_labels(name) & self.index.keys()]
+            if not boosts:
+                return
+            for i, boost in boosts:
+                row[i] *= boost
+        row /= row.sum()

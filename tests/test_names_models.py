@@ -55,7 +55,7 @@ def test_committed_checkpoint_predicts_obvious_names(shipped):
     assert (CHECKPOINTS / f"names-{shipped.manifest['arch']}" / "model.safetensors").stat().st_size < 20 * 2**20
 
 
-def test_batch_equals_single(shipped):
+def test_batch_equals_single(shipped):  # single names take the unpadded kernel call, the batch the packed one
     names = ["Nakamura", "O'Neill", "Papadopoulos", "Nguyen", "a", "Abramovich-Kowalski"]
     batch = shipped.probabilities(names)
     for i, name in enumerate(names):
