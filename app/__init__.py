@@ -26,12 +26,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from app import errors, views
     from app.cache import NoCache, PredictionCache
+    from app.jsonio import FastJSONProvider
     from app.libc import trim_heap
     from app.metrics import Metrics
     from app.registry import ModelRegistry
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
     app = Flask(__name__)
+    app.json = FastJSONProvider(app)
     app.config.update(settings)
     metrics = Metrics()
     registry = ModelRegistry(settings, metrics)
@@ -43,7 +45,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         gc.freeze()
         trim_heap()  # hand back what loading freed (app/libc.py)
     cache = PredictionCache(settings["REDIS_URL"], settings["CACHE_TTL_SECONDS"], settings["REDIS_SOCKET_TIMEOUT"],
-                            settings["CACHE_RETRY_AFTER_SECONDS"], metrics, settings["LOCAL_CACHE_ITEMS"]) \
+                            settings["CACHE_RETRY_AFTER_SECONDS"], metrics, settings["LOCAL_CACHE_ITEMS"],
+                            settings["REMEMBER_RESPONSES"]) \
         if settings["CACHE_ENABLED"] else NoCache()
     app.extensions["inference"] = ServiceContext(settings, registry, cache, metrics)
     errors.init_app(app)

@@ -2,14 +2,15 @@
 
 Keys hash (endpoint, model, model_version, normalised input), so a new checkpoint can never
 serve a stale answer, and a cached value never changes: that is what makes the per-worker LRU
-tier safe (no invalidation needed) and lets the hottest names skip the Redis round trip.
+tier safe (no invalidation needed) and lets the hottest names skip the Redis round trip; a
+byte-identical repeat of a small, fully cached request gets its whole response from a second
+local tier.
 Batches use one MGET and one pipelined write. Any RedisError (down,
 slow past the socket timeout, OOM) opens a circuit breaker: Redis is skipped for
 CACHE_RETRY_AFTER_SECONDS, then tried again, so caching resumes by itself.
 The client is created lazily in the process that uses it (after gunicorn forks).
 """
 import hashlib
-import json
 import logging
 import os
 import threading
@@ -17,6 +18,8 @@ import time
 from collections import OrderedDict
 
 import redis
+
+from app import jsonio
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +37,7 @@ class LocalTier:
     def __init__(self, size: int):
         self.size, self._items, self._lock = size, OrderedDict(), threading.Lock()
 
-    def get(self, key: str):
+    def get(self, key):
         with self._lock:
             value = self._items.get(key)
             if value is not None:
@@ -45,7 +48,7 @@ class LocalTier:
         with self._lock:
             self._items.clear()
 
-    def put(self, key: str, value):
+    def put(self, key, value):
         with self._lock:
             self._items[key] = value
             self._items.move_to_end(key)
@@ -54,11 +57,40 @@ class LocalTier:
 
 
 class PredictionCache:
-    def __init__(self, url: str, ttl: int, socket_timeout: float, retry_after: float, metrics=None, local_items: int = 0):
+    # Whole responses are remembered only for bodies up to this size: single names and small batches,
+    # so the response tier holds at most local_items x (512 + response) bytes.
+    MAX_REMEMBERED_BODY = 512
+
+    def __init__(self, url: str, ttl: int, socket_timeout: float, retry_after: float, metrics=None, local_items: int = 0,
+                 remember_responses: bool = False):
         self.url, self.ttl, self.socket_timeout, self.retry_after = url, ttl, socket_timeout, retry_after
         self.metrics = metrics
         self.local = LocalTier(local_items) if local_items > 0 else None
+        self.responses = LocalTier(local_items) if local_items > 0 and remember_responses else None
         self._client, self._pid, self._open_until = None, None, 0.0
+
+    def clear_local(self):
+        for tier in (self.local, self.responses):
+            if tier:
+                tier.clear()
+
+    def get_response(self, key: tuple, body: bytes) -> bytes | None:
+        """The response body already sent for this exact request body, if every item in it was a cache hit.
+        Serving it skips parsing, validation, key hashing and JSON encoding, and gives the same bytes the
+        full path would: cached values never change and a worker's model versions are fixed for its life."""
+        if not self.responses or len(body) > self.MAX_REMEMBERED_BODY:
+            return None
+        found = self.responses.get((*key, body))
+        if found is None:
+            return None
+        data, items = found
+        self._count("local_hit", items)  # the items were served from this worker's memory, as before
+        return data
+
+    def put_response(self, key: tuple, body: bytes, data: bytes, items: int):
+        """Remember a response whose every item was a cache hit; `key` holds the endpoint and model versions."""
+        if self.responses and len(body) <= self.MAX_REMEMBERED_BODY:
+            self.responses.put((*key, body), (data, items))
 
     def client(self) -> redis.Redis:
         if self._client is None or self._pid != os.getpid():  # never share a connection across fork
@@ -95,7 +127,7 @@ class PredictionCache:
             return values
         for i, v in zip(todo, raw):
             if v is not None:
-                values[i] = json.loads(v)
+                values[i] = jsonio.loads(v)
                 if self.local:
                     self.local.put(keys[i], values[i])
         hits = sum(v is not None for v in raw)
@@ -117,7 +149,7 @@ class PredictionCache:
         try:
             pipe = self.client().pipeline(transaction=False)
             for k, v in items.items():
-                pipe.set(k, json.dumps(v, ensure_ascii=False), ex=self.ttl)
+                pipe.set(k, jsonio.dumps(v), ex=self.ttl)
             pipe.execute()
         except redis.RedisError as e:
             self._failed("set", e)
@@ -136,6 +168,15 @@ class NoCache:
     """Stand-in when caching is disabled by configuration."""
     def get_many(self, keys):
         return [None] * len(keys)
+
+    def get_response(self, key, body):
+        return None
+
+    def put_response(self, key, body, data, items):
+        pass
+
+    def clear_local(self):
+        pass
 
     def set_many(self, items):
         pass

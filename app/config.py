@@ -24,7 +24,9 @@ DEFAULTS = {
     "TORCH_THREADS": 1,
     "CROSS_REQUEST_BATCHING": False,                      # concurrent misses in a worker share one forward pass (no gain measured on 2 cores)
     "MAX_BATCH_ITEMS": 1024,                              # largest such shared batch (items)
+    "MALLOC_TRIM_AFTER_ITEMS": 64,                        # malloc_trim after a forward pass of this many items; 0 = never
     "LOCAL_CACHE_ITEMS": 2048,                            # per-worker in-memory tier in front of Redis; 0 = off
+    "REMEMBER_RESPONSES": True,                           # repeats of small fully cached requests answered whole from that tier
     "INSTANCE_NAME": socket.gethostname(),                # sent as X-Instance on every response
 }
 

@@ -9,7 +9,10 @@
   the OS on free (bench/memory_growth.py, 4 threads of batch-256 forwards: RSS grew by 162-168 MB,
   with a 1 MB threshold by 25 MB, at about 20 % fewer names/s from the fresh pages; docs/benchmarks.md).
 - Loading checkpoints frees large temporaries (fp32 copies before quantising, safetensors
-  buffers) that glibc keeps mapped; malloc_trim returns them to the OS once loading is done.
+  buffers) that glibc keeps mapped; malloc_trim returns them to the OS once loading is done,
+  and again after every forward pass of MALLOC_TRIM_AFTER_ITEMS or more items (app/registry.py):
+  the arenas' freed middle-sized buffers otherwise stay resident (HTTP worker RSS after all
+  benchmark scenarios 402-419 MB without, 381-384 with; docs/benchmarks.md).
 """
 import ctypes
 import ctypes.util

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from app.batcher import MicroBatcher
+from app.libc import trim_heap
 from models.entity_reviewer import EntityReviewer
 from models.name_predictor import NamePredictor
 
@@ -51,8 +52,13 @@ class ModelRegistry:
         return out
 
     def _expose(self, model_id: str, fn):
+        trim_after = self.config["MALLOC_TRIM_AFTER_ITEMS"]
+
         def forward(inputs: list) -> list:  # timed here, so the metrics see the real (merged) batches
-            return self.timed(model_id, len(inputs), fn, inputs)
+            out = self.timed(model_id, len(inputs), fn, inputs)
+            if trim_after and len(inputs) >= trim_after:
+                trim_heap()  # hand a large batch's freed buffers back to the OS now (app/libc.py)
+            return out
         batching = self.config["CROSS_REQUEST_BATCHING"]
         self._infer[model_id] = MicroBatcher(forward, self.config["MAX_BATCH_ITEMS"]) if batching else forward
 
@@ -65,6 +71,11 @@ class ModelRegistry:
         if self.entity:
             loaded["entity-review"] = self.entity.version
         return loaded
+
+    def fingerprint(self) -> tuple:
+        """Every loaded model's version: part of a remembered response's key (app/cache.py), so no
+        response built by another checkpoint is ever replayed."""
+        return (*(p.version for p in self.names.values()), self.entity.version if self.entity else None)
 
     def missing(self) -> list[str]:
         return [m for m in self.expected if m not in self.versions()]

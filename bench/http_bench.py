@@ -34,6 +34,8 @@ CONFIGS = {
     "gthread 2w x 4t, cross-request batching": {**GTHREAD, "CROSS_REQUEST_BATCHING": "true"},
     "gthread 2w x 4t, 2 malloc arenas": {**GTHREAD, "MALLOC_ARENAS": "2"},
     "gthread 2w x 4t, glibc dynamic mmap threshold": {**GTHREAD, "MALLOC_MMAP_THRESHOLD": "0"},
+    "gthread 2w x 4t, responses not remembered": {**GTHREAD, "REMEMBER_RESPONSES": "false"},
+    "gthread 2w x 4t, no trim after large batches": {**GTHREAD, "MALLOC_TRIM_AFTER_ITEMS": "0"},
 }
 
 
@@ -43,6 +45,19 @@ def memory_mb(pid: int) -> dict:
     text = Path(f"/proc/{pid}/smaps_rollup").read_text()
     kb = {k: int(v) for k, v in re.findall(r"^(\w+):\s+(\d+) kB", text, re.M)}
     return {"rss": kb["Rss"] / 1024, "uss": (kb["Private_Clean"] + kb["Private_Dirty"]) / 1024}
+
+
+def cpu_seconds(pid: str) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime, all threads
+
+
+# gunicorn workers share one listening socket and each keeps the connections it accepted: now and then
+# one worker wins every one of wrk's 8 connections and the other idles, which halves req/s for that run
+# (seen as 0.35-0.45x "ratios"; per-worker CPU showed one worker at 0.0 s). Such a run measures the
+# accept race, not the path, so it is repeated; the split and the attempts are printed.
+IDLE_WORKER_SHARE = 0.2
+MAX_ATTEMPTS = 3
 
 
 def run_wrk(base: str, scenario: str, duration: int, connections: int) -> dict:
@@ -69,13 +84,22 @@ def bench_config(name: str, settings: dict, duration: int, connections: int, wor
         wait_http(base + "/ready", timeout=120)
         ready_s = time.monotonic() - start
         time.sleep(2)  # let every worker finish booting before measuring
+        workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
         results = {}
         for scenario in scenarios:
-            redis.client().flushdb()
-            if scenario in ("hit", "review_hit"):  # warm the single cached entry
-                run_wrk(base, scenario, 1, 1)
-            results[scenario] = run_wrk(base, scenario, duration, 1 if scenario.endswith("_c1") else connections)
-        workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+            c = 1 if scenario.endswith("_c1") else connections
+            for attempt in range(1, MAX_ATTEMPTS + 1):
+                redis.client().flushdb()
+                if scenario in ("hit", "review_hit"):  # warm the single cached entry
+                    run_wrk(base, scenario, 1, 1)
+                before = [cpu_seconds(p) for p in workers]
+                result = run_wrk(base, scenario, duration, c)
+                used = [cpu_seconds(p) - b for p, b in zip(workers, before)]
+                result["worker_cpu_split"] = [round(u / max(sum(used), 1e-9), 2) for u in used]
+                result["attempts"] = attempt
+                if c == 1 or min(result["worker_cpu_split"]) >= IDLE_WORKER_SHARE:
+                    break
+            results[scenario] = result
         memory = [memory_mb(int(p)) for p in workers]
         return {"name": name, "ready_s": ready_s, "worker_rss_mb": max(m["rss"] for m in memory),
                 "worker_uss_mb": max(m["uss"] for m in memory), "results": results}
@@ -119,15 +143,16 @@ def main():
             runs.append(bench_config(name, settings, args.duration, args.connections, Path(tmp), args.scenarios))
             print(f"... {name} done", file=sys.stderr)
     print(f"wrk: 2 threads, {args.connections} connections (1 for *_c1), {args.duration} s per scenario\n")
-    print("| setting | scenario | req/s | × health | p50 ms | p95 ms | p99 ms | errors |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| setting | scenario | req/s | × health | p50 ms | p95 ms | p99 ms | errors | worker CPU split (attempts) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for run in runs:
         health = run["results"]["health"]["rps"]
         for scenario, r in run["results"].items():
             extra = f" ({r['rps'] * 256:,.0f} names/s = {r['rps'] * 256 / limits['names_per_s']:.2f}× model limit)" \
                 if scenario == "batch256" else ""
             print(f"| {run['name']} | {scenario}{extra} | {r['rps']:,.0f} | {r['rps'] / health:.2f} | {r['p50_ms']:.2f} | "
-                  f"{r['p95_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |")
+                  f"{r['p95_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | "
+                  f"{' / '.join(f'{x:.2f}' for x in r['worker_cpu_split'])} ({r['attempts']}) |")
     print("\n| setting | start → /ready s | max worker RSS MB | max worker USS MB |")
     print("|---|---|---|---|")
     for run in runs:

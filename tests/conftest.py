@@ -20,9 +20,7 @@ def app(redis_server):
 @pytest.fixture
 def client(app, redis_server):
     redis_server.client().flushdb()
-    local = app.extensions["inference"].cache.local
-    if local:
-        local.clear()  # each test starts with both cache tiers empty
+    app.extensions["inference"].cache.clear_local()  # each test starts with every cache tier empty
     return app.test_client()
 
 

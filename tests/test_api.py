@@ -68,8 +68,29 @@ def test_batch_mixes_hits_and_misses(client):
     assert [r["cached"] for r in body["results"]] == [True, False]
 
 
+@pytest.mark.parametrize("path,body", [("/classify", {"name": "Kowalczyk", "top_k": 2}),
+                                       ("/classify", {"names": ["Kowalczyk", "Tanaka"]}),
+                                       ("/review-entity", {"text": "手内肌萎缩"})])
+def test_repeat_of_a_fully_cached_request_is_answered_from_memory(app, client, monkeypatch, path, body):
+    from app import services
+    first, second = post(client, path, body), post(client, path, body)  # miss, then a hit that is remembered
+    monkeypatch.setattr(services, "classify", None)  # the full path would now fail
+    monkeypatch.setattr(services, "review", None)
+    third = post(client, path, body)
+    assert third.status_code == 200 and third.data == second.data != first.data
+    assert 'prediction_cache_events_total{event="local_hit"}' in client.get("/metrics").get_data(as_text=True)
+    assert post(client, path, json.dumps(body, indent=1)).status_code == 500  # other bytes: full path
+
+
+def test_responses_with_a_fresh_item_are_not_remembered(app, client):
+    post(client, "/classify", {"name": "Tanaka"})
+    post(client, "/classify", {"names": ["Tanaka", "Suzuki"]})
+    assert not app.extensions["inference"].cache.responses._items
+
+
 def test_new_model_version_is_a_cache_miss(app, client):
     post(client, "/classify", {"name": "Schmidt"})
+    post(client, "/classify", {"name": "Schmidt"})  # a hit, remembered whole
     predictor = app.extensions["inference"].registry.names["gru"]
     old = predictor.version
     predictor.version = old + "-retrained"
@@ -118,6 +139,20 @@ def test_http_level_errors_are_json(client):
     huge = json.dumps({"name": "x" * (3 * 1024 * 1024)})
     assert_error(post(client, "/classify", huge), 413, "payload_too_large")
     assert_error(post(client, "/classify", b'{"name": "\xff\xfe"}'), 400, "malformed_json")
+
+
+def test_body_limit_holds_for_small_bodies_too(redis_server):
+    app = create_app({"REDIS_URL": redis_server.url, "NAME_MODELS": "gru", "ENTITY_REVIEW": False,
+                      "MAX_CONTENT_LENGTH": 16})
+    assert_error(post(app.test_client(), "/classify", {"name": "Smith-Jones"}), 413, "payload_too_large")
+    assert post(app.test_client(), "/classify", {"name": "Li"}).status_code == 200
+
+
+def test_json_bodies_fall_back_to_the_standard_library_for_what_orjson_refuses():
+    from app import jsonio
+    assert jsonio.dumps({"name": "Иванов", "p": 0.25}) == '{"name":"Иванов","p":0.25}'.encode()
+    assert json.loads(jsonio.dumps({"bad": "\ud800"})) == {"bad": "\ud800"}  # lone surrogate: escaped by json
+    assert json.loads(jsonio.dumps({1: "x"})) == {"1": "x"}                   # non-str key
 
 
 def test_nasty_names_never_crash(client):

@@ -52,3 +52,19 @@ def two_mb_block_is_mmapped(threshold: int) -> bool:
 def test_fixed_mmap_threshold_keeps_large_blocks_mmapped():
     assert not two_mb_block_is_mmapped(0)    # glibc default: heap memory, kept resident after free
     assert two_mb_block_is_mmapped(1 << 20)  # fixed 1 MB threshold: mmap'd, returned to the OS on free
+
+
+def test_registry_trims_the_heap_after_large_forward_passes_only(monkeypatch):
+    from app import registry as registry_module
+    from app.config import DEFAULTS
+    trims = []
+    monkeypatch.setattr(registry_module, "trim_heap", lambda: trims.append(1) or True)
+    config = {**DEFAULTS, "NAME_MODELS": "rnn", "ENTITY_REVIEW": False, "MALLOC_TRIM_AFTER_ITEMS": 64}
+    reg = registry_module.ModelRegistry(config).load()
+    reg.infer("names-rnn", ["smith"] * 63)
+    assert trims == []
+    reg.infer("names-rnn", ["smith"] * 64)
+    assert trims == [1]
+    reg = registry_module.ModelRegistry({**config, "MALLOC_TRIM_AFTER_ITEMS": 0}).load()
+    reg.infer("names-rnn", ["smith"] * 500)
+    assert trims == [1]
