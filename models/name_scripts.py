@@ -27,6 +27,8 @@ DIACRITICS = {
     "German": set("ß"),
     "Spanish": set("ñ"),
 }
+DIACRITIC_LANGS = {ch: {lang for lang, marks in DIACRITICS.items() if ch in marks}  # one lookup per character
+                   for ch in set().union(*DIACRITICS.values())}
 PARTICLE_BOOST = 5.0
 PARTICLE_LABELS = {"van": {"Dutch"}, "der": {"Dutch", "German"}, "den": {"Dutch"}, "ter": {"Dutch"}, "ten": {"Dutch"},
                    "von": {"German"}, "o'": {"Irish"}, "ó": {"Irish"}, "ní": {"Irish"}, "mac": {"Scottish", "Irish"},
@@ -116,7 +118,7 @@ def japanese_share_of_han(text: str) -> float:
 
 
 def diacritic_labels(text: str) -> set[str]:
-    return {lang for lang, marks in DIACRITICS.items() if any(ch in marks for ch in text)}
+    return {lang for ch in text for lang in DIACRITIC_LANGS.get(ch, ())}
 
 
 def particle_labels(normalised: str) -> set[str]:
