@@ -1,4 +1,4 @@
-"""HTTP routes; each view: parse -> validate -> one service call -> respond.
+"""HTTP routes; each view: body -> remembered response? -> parse and validate -> one service call -> respond.
 
 A byte-identical repeat of a small request whose every item was a cache hit is answered from the
 worker's memory before parsing (app/cache.py, "remembered" responses): the cache-hit path then costs
@@ -38,14 +38,13 @@ def parse(schema, body: bytes):
     return schema.model_validate_json(body)
 
 
-def remembered(endpoint: str, body: bytes) -> tuple[tuple, Response | None]:
-    """(key, response) for a byte-identical repeat of a small, fully cached request (app/cache.py)."""
-    key = (endpoint, ctx().registry.fingerprint())
-    data = ctx().cache.get_response(key, body)
-    return key, None if data is None else json_response(data)
+def response_key(endpoint: str) -> tuple:
+    """With the body, the key of a remembered response: the endpoint and every loaded model's version."""
+    return endpoint, ctx().registry.fingerprint()
 
 
 def respond(key: tuple, body: bytes, payload: dict, results: list[dict]) -> Response:
+    """The JSON response, remembered for byte-identical repeats when every item came from the cache."""
     data = jsonio.dumps(payload) + b"\n"
     if all(r["cached"] for r in results):
         ctx().cache.put_response(key, body, data, len(results))
@@ -67,9 +66,9 @@ def demo():
 @bp.post("/classify")
 def classify():
     body = json_body()
-    key, response = remembered("classify", body)
-    if response:
-        return response
+    key = response_key("classify")
+    if (remembered := ctx().cache.get_response(key, body)) is not None:
+        return json_response(remembered)
     req = parse(schemas.ClassifyRequest, body)
     names = req.names if req.names is not None else [req.name]
     model, version, results = services.classify(ctx(), names, req.model, req.top_k)
@@ -81,9 +80,9 @@ def classify():
 @bp.post("/review-entity")
 def review_entity():
     body = json_body()
-    key, response = remembered("review-entity", body)
-    if response:
-        return response
+    key = response_key("review-entity")
+    if (remembered := ctx().cache.get_response(key, body)) is not None:
+        return json_response(remembered)
     req = parse(schemas.ReviewRequest, body)
     if req.features is not None:
         return jsonify(services.review_features(ctx(), req.features))
