@@ -16,6 +16,8 @@
 """
 import ctypes
 import ctypes.util
+import re
+from pathlib import Path
 
 M_ARENA_MAX = -8
 M_MMAP_THRESHOLD = -3
@@ -43,3 +45,8 @@ def fix_mmap_threshold(n_bytes: int) -> bool:
 def trim_heap() -> bool:
     libc = _glibc()
     return bool(libc and libc.malloc_trim(0))
+
+
+def rss_mb() -> float:
+    """This process's resident memory (VmRSS), what the knobs above bound."""
+    return int(re.search(r"VmRSS:\s+(\d+)", Path("/proc/self/status").read_text()).group(1)) / 1024

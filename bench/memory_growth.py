@@ -10,7 +10,6 @@ deploy/gunicorn.conf.py's post_fork does; run it once per setting (glibc's state
 """
 import argparse
 import json
-import re
 import sys
 import threading
 import time
@@ -20,10 +19,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def rss_mb() -> float:
-    return int(re.search(r"VmRSS:\s+(\d+)", Path("/proc/self/status").read_text()).group(1)) / 1024
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mmap-threshold", type=int, default=0, help="bytes; 0 = glibc's dynamic default")
@@ -31,7 +26,7 @@ def main():
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=20)
     args = ap.parse_args()
-    from app.libc import fix_mmap_threshold, limit_malloc_arenas, trim_heap
+    from app.libc import fix_mmap_threshold, limit_malloc_arenas, rss_mb, trim_heap
     if args.mmap_threshold:
         fix_mmap_threshold(args.mmap_threshold)
     if args.arenas:

@@ -1,16 +1,11 @@
 """The malloc knobs work on this (glibc) machine."""
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from app.libc import limit_malloc_arenas, trim_heap
-
-
-def rss_mb() -> float:
-    return int(re.search(r"VmRSS:\s+(\d+)", Path("/proc/self/status").read_text()).group(1)) / 1024
+from app.libc import limit_malloc_arenas, rss_mb, trim_heap
 
 
 def test_limit_malloc_arenas_is_accepted():
