@@ -20,6 +20,11 @@ def dumps(obj) -> bytes:
 loads = orjson.loads
 
 
+def response_body(obj) -> bytes:
+    """A JSON response body as this service sends every one: compact, newline-terminated."""
+    return dumps(obj) + b"\n"
+
+
 class FastJSONProvider(DefaultJSONProvider):
     """Flask's provider (jsonify, errors) with orjson underneath; key order is the order we build."""
 
@@ -27,5 +32,5 @@ class FastJSONProvider(DefaultJSONProvider):
         return super().dumps(obj, **kwargs) if kwargs else dumps(obj).decode()
 
     def response(self, *args, **kwargs):
-        return self._app.response_class(dumps(self._prepare_response_obj(args, kwargs)) + b"\n",
+        return self._app.response_class(response_body(self._prepare_response_obj(args, kwargs)),
                                         mimetype=self.mimetype)

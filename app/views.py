@@ -43,9 +43,10 @@ def response_key(endpoint: str) -> tuple:
     return endpoint, ctx().registry.fingerprint()
 
 
-def respond(key: tuple, body: bytes, payload: dict, results: list[dict]) -> Response:
-    """The JSON response, remembered for byte-identical repeats when every item came from the cache."""
-    data = jsonio.dumps(payload) + b"\n"
+def respond(key: tuple, body: bytes, head: dict, results: list[dict], batch: bool) -> Response:
+    """`head` plus the results (a batch's as a list, a single item's inline) as JSON, remembered for
+    byte-identical repeats when every item came from the cache."""
+    data = jsonio.response_body({**head, "results": results} if batch else {**head, **results[0]})
     if all(r["cached"] for r in results):
         ctx().cache.put_response(key, body, data, len(results))
     return json_response(data)
@@ -72,9 +73,7 @@ def classify():
     req = parse(schemas.ClassifyRequest, body)
     names = req.names if req.names is not None else [req.name]
     model, version, results = services.classify(ctx(), names, req.model, req.top_k)
-    head = {"model": model, "model_version": version}
-    payload = {**head, "results": results} if req.names is not None else {**head, **results[0]}
-    return respond(key, body, payload, results)
+    return respond(key, body, {"model": model, "model_version": version}, results, req.names is not None)
 
 
 @bp.post("/review-entity")
@@ -88,9 +87,7 @@ def review_entity():
         return jsonify(services.review_features(ctx(), req.features))
     texts = req.texts if req.texts is not None else [req.text]
     version, results = services.review(ctx(), texts)
-    payload = {"model_version": version, "results": results} if req.texts is not None else \
-        {"model_version": version, **results[0]}
-    return respond(key, body, payload, results)
+    return respond(key, body, {"model_version": version}, results, req.texts is not None)
 
 
 @bp.get("/health")

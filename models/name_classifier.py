@@ -61,10 +61,9 @@ class NameClassifier(nn.Module):
         c = self.config
         h0 = x.new_zeros(2 * c.num_layers, x.shape[0], c.hidden_size)
         weights = [w for layer in self.rnn.all_weights for w in layer]
-        args = (weights, True, c.num_layers, 0.0, False, True, True)  # biases, layers, no dropout, eval, bi, batch_first
-        if c.arch == "lstm":
-            return torch.lstm(x, (h0, h0), *args)[1]
-        return KERNELS[c.arch](x, h0, *args)[1]
+        hx = (h0, h0) if c.arch == "lstm" else h0  # LSTM takes (h, c) and returns (out, h, c)
+        # weights, biases, layers, no dropout, eval, bidirectional, batch_first
+        return KERNELS[c.arch](x, hx, weights, True, c.num_layers, 0.0, False, True, True)[1]
 
 
 def collate(id_lists: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
