@@ -16,6 +16,7 @@
 """
 import ctypes
 import ctypes.util
+import functools
 import re
 from pathlib import Path
 
@@ -23,6 +24,7 @@ M_ARENA_MAX = -8
 M_MMAP_THRESHOLD = -3
 
 
+@functools.cache  # find_library runs `ldconfig -p` in a subprocess: once per process, not per trim
 def _glibc():
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

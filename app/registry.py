@@ -36,7 +36,8 @@ class ModelRegistry:
                 self._expose(model_id, reviewer.scores)
                 log.info("loaded entity-review %s", reviewer.version)
             else:
-                predictor = NamePredictor.load(Path(self.config["NAME_CHECKPOINTS_DIR"]) / model_id)
+                predictor = NamePredictor.load(Path(self.config["NAME_CHECKPOINTS_DIR"]) / model_id,
+                                               self.config["ONNX_MAX_BATCH"], self.config["TORCH_THREADS"])
                 predictor.probabilities(["Nakamura"])  # smoke inference
                 self.names[model_id.removeprefix("names-")] = predictor
                 self._expose(model_id, lambda texts, p=predictor: list(p.probabilities(texts)))

@@ -36,6 +36,7 @@ CONFIGS = {
     "gthread 2w x 4t, glibc dynamic mmap threshold": {**GTHREAD, "MALLOC_MMAP_THRESHOLD": "0"},
     "gthread 2w x 4t, responses not remembered": {**GTHREAD, "REMEMBER_RESPONSES": "false"},
     "gthread 2w x 4t, no trim after large batches": {**GTHREAD, "MALLOC_TRIM_AFTER_ITEMS": "0"},
+    "gthread 2w x 4t, ONNX Runtime for batches <= 8": {**GTHREAD, "ONNX_MAX_BATCH": "8"},
 }
 
 

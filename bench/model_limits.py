@@ -41,20 +41,25 @@ def main():
     batch_1000 = rng.sample(names, 1000)
     rows = []
     for arch in ("gru", "lstm", "rnn"):
-        p = NamePredictor.load(CHECKPOINTS / f"names-{arch}")
-        single = median_ms(lambda: p.probabilities([rng.choice(names)]), args.repeat * 10)
-        batch = median_ms(lambda: p.probabilities(batch_1000), args.repeat)
-        rows.append((f"names-{arch}", f"{single:.3f}", f"{batch:.1f}", f"{1000 / batch * 1000:,.0f} names/s"))
+        for onnx_max_batch in (0, 8):  # torch only; ONNX Runtime for batches of up to 8 (ONNX_MAX_BATCH)
+            p = NamePredictor.load(CHECKPOINTS / f"names-{arch}", onnx_max_batch, args.threads)
+            single = median_ms(lambda: p.probabilities([rng.choice(names)]), args.repeat * 10)
+            eight = median_ms(lambda: p.probabilities(rng.sample(names, 8)), args.repeat * 5)
+            if onnx_max_batch:  # a batch of 1000 runs in torch either way
+                rows.append((f"names-{arch}, ONNX Runtime up to 8", f"{single:.3f}", f"{eight:.3f}", "(torch)", ""))
+                continue
+            batch = median_ms(lambda: p.probabilities(batch_1000), args.repeat)
+            rows.append((f"names-{arch}", f"{single:.3f}", f"{eight:.3f}", f"{batch:.1f}", f"{1000 / batch * 1000:,.0f} names/s"))
     texts = ["手内肌萎缩症", "慢性支气管炎", "急性胃肠炎", "糖尿病肾病"] * 64
     for int8 in (False, True):
         reviewer = EntityReviewer.load(CHECKPOINTS / "entity-encoder", CHECKPOINTS / "entity-rnn", int8=int8)
         single = median_ms(lambda: reviewer.scores(["手内肌萎缩症"]), args.repeat * 5)
         batch = median_ms(lambda: reviewer.scores(texts), args.repeat)
-        rows.append((f"entity-review (6 chars), encoder {'int8' if int8 else 'fp32'}", f"{single:.3f}",
+        rows.append((f"entity-review (6 chars), encoder {'int8' if int8 else 'fp32'}", f"{single:.3f}", "",
                      f"{batch:.1f} (256)", f"{256 / batch * 1000:,.0f} entities/s"))
     print(f"torch threads: {args.threads}\n")
-    print("| model | single item, median ms | batch (1000 names / 256 entities), median ms | throughput |")
-    print("|---|---|---|---|")
+    print("| model | single item, median ms | batch of 8 names, median ms | batch (1000 names / 256 entities), median ms | throughput |")
+    print("|---|---|---|---|---|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
 

@@ -36,6 +36,7 @@ def scenarios():
         "health": ("GET", "/health", lambda: None),
         "hit": ("POST", "/classify", lambda: {"name": "Nakamura"}),
         "miss": ("POST", "/classify", lambda: {"name": next(fresh)}),
+        "batch256": ("POST", "/classify", lambda: {"names": [next(fresh) for _ in range(256)]}),
         "review_hit": ("POST", "/review-entity", lambda: {"text": "手内肌萎缩"}),
         "review_miss": ("POST", "/review-entity", lambda: {"text": next(fresh_entity)}),
     }
@@ -78,7 +79,7 @@ def main():
             app = create_app({"REDIS_URL": redis.url, "TORCH_THREADS": 1, **overrides})
             results = {}
             for name, (method, path, body) in scenarios().items():
-                n = args.requests if "review_miss" != name else min(args.requests, 500)
+                n = args.requests if name not in ("review_miss", "batch256") else min(args.requests, 200)
                 for _ in range(20):  # warm-up (and fill the cache for the hit scenarios)
                     call(app, environ(method, path, body()))
                 times = []

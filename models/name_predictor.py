@@ -28,7 +28,9 @@ def prior_shift(adjustment: dict | None, num_labels: int) -> torch.Tensor:
 
 
 class NamePredictor:
-    def __init__(self, model: NameClassifier, manifest: dict):
+    def __init__(self, model: NameClassifier, manifest: dict, onnx_max_batch: int = 0, threads: int = 1):
+        """onnx_max_batch > 0: batches of up to that many name parts run in ONNX Runtime
+        (models/name_onnx.py, ~3.5x faster for one name), larger ones in torch."""
         self.model, self.manifest = model, manifest
         self.vocab = CharVocab(manifest["vocab"])
         self.labels: list[str] = manifest["labels"]
@@ -39,15 +41,21 @@ class NamePredictor:
         self.version: str = manifest["model_version"]
         if len(self.labels) != model.config.num_labels or len(self.vocab) != model.config.vocab_size:
             raise CheckpointError("manifest labels/vocab sizes disagree with the model config")
+        self.onnx_max_batch = onnx_max_batch
+        if onnx_max_batch > 0:
+            from models.name_onnx import OnnxNameModel
+            self.onnx = OnnxNameModel(model, threads)
 
     @classmethod
-    def load(cls, directory: Path) -> "NamePredictor":
-        return cls(*load_checkpoint(directory, build_name_model))
+    def load(cls, directory: Path, onnx_max_batch: int = 0, threads: int = 1) -> "NamePredictor":
+        return cls(*load_checkpoint(directory, build_name_model), onnx_max_batch, threads)
 
     @torch.inference_mode()
     def logits(self, names: list[str]) -> torch.Tensor:
-        ids, lengths = collate([self.vocab.encode(n) for n in names])
-        return self.model(ids, lengths)
+        id_lists = [self.vocab.encode(n) for n in names]
+        if len(id_lists) <= self.onnx_max_batch:
+            return self.onnx(id_lists)
+        return self.model(*collate(id_lists))
 
     def calibrate(self, logits: torch.Tensor) -> torch.Tensor:
         """logits / T - tau * log(training prior): what every probability the service gives is a softmax of."""

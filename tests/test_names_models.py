@@ -62,6 +62,28 @@ def test_batch_equals_single(shipped):  # single names take the unpadded kernel 
         assert torch.allclose(shipped.probabilities([name])[0], batch[i], atol=1e-5)
 
 
+@pytest.mark.parametrize("arch", ["gru", "lstm", "rnn"])
+def test_onnx_runtime_gives_the_torch_logits(arch):
+    """Small batches are served by ONNX Runtime (models/name_onnx.py): gate order, biases, direction and
+    variable lengths must come out exactly as torch computes them, alone and in padded batches."""
+    torch_only = NamePredictor.load(CHECKPOINTS / f"names-{arch}")
+    onnx = NamePredictor.load(CHECKPOINTS / f"names-{arch}", onnx_max_batch=1000)
+    names = ["Nakamura", "O'Neill", "Papadopoulos", "Nguyen", "a", "", "Abramovich", "x" * 200, "Иванов", "Łukasiewicz"]
+    assert torch.allclose(onnx.logits(names), torch_only.logits(names), atol=1e-4)
+    for name in names:
+        assert torch.allclose(onnx.logits([name]), torch_only.logits([name]), atol=1e-4)
+    assert not torch.equal(onnx.logits(names[:2]), onnx.logits(names[2:4]))  # really computed, not constant
+
+
+def test_onnx_runtime_serves_only_batches_up_to_its_limit(monkeypatch):
+    predictor = NamePredictor.load(CHECKPOINTS / "names-gru", onnx_max_batch=2)
+    calls = []
+    monkeypatch.setattr(predictor, "onnx", lambda ids: calls.append(len(ids)) or torch.zeros(len(ids), 18))
+    predictor.logits(["Nakamura", "Ivanov"])
+    predictor.logits(["Nakamura", "Ivanov", "Nguyen"])  # over the limit: torch
+    assert calls == [2]
+
+
 def test_tampered_or_incomplete_checkpoint_is_refused(tmp_path):
     src = CHECKPOINTS / "names-gru"
     bad = tmp_path / "names-gru"
