@@ -117,7 +117,12 @@ def model_limits() -> dict:
     from models.name_predictor import NamePredictor
     from models.paths import CHECKPOINTS
     torch.set_num_threads(os.cpu_count() or 1)
-    names = [f"name{i}son" for i in range(256)]
+    # Shaped like bench/scenario.lua's fresh names (4 two-letter syllables + a counter, ~13 characters):
+    # the forward pass grows with length, so the limit must be taken on the inputs the HTTP runs send.
+    syllables = re.search(r"local syllables = \{(.*?)\}", (ROOT / "bench/scenario.lua").read_text()).group(1)
+    syllables = re.findall(r'"(\w+)"', syllables)
+    names = ["".join(syllables[(i * 7 + k * 3) % len(syllables)] for k in range(4)) + str(10000 + i * 37)
+             for i in range(256)]
     p = NamePredictor.load(CHECKPOINTS / "names-gru")
     reviewer = EntityReviewer.load(CHECKPOINTS / "entity-encoder", CHECKPOINTS / "entity-rnn", int8=True)  # as served
     texts = ["手内肌萎缩症"] * 256
