@@ -30,7 +30,7 @@ def prior_shift(adjustment: dict | None, num_labels: int) -> torch.Tensor:
 class NamePredictor:
     def __init__(self, model: NameClassifier, manifest: dict, onnx_max_batch: int = 0, threads: int = 1):
         """onnx_max_batch > 0: batches of up to that many name parts run in ONNX Runtime
-        (models/name_onnx.py, ~3.5x faster for one name), larger ones in torch."""
+        (models/name_onnx.py, ~3x faster for one name), larger ones in torch."""
         self.model, self.manifest = model, manifest
         self.vocab = CharVocab(manifest["vocab"])
         self.labels: list[str] = manifest["labels"]

@@ -40,6 +40,18 @@ def class_weights(rows, num_labels: int, power: float) -> torch.Tensor:
 
 
 @torch.no_grad()
+def teacher_targets(teacher_dirs: list[Path], names: list[str], temperature: float) -> torch.Tensor:
+    """Soft targets [len(names), labels] from an ensemble of trained checkpoints: the mean of their
+    calibrated log-probabilities (a geometric mean of their answers), softened by `temperature`."""
+    logps = []
+    for d in teacher_dirs:
+        teacher = NamePredictor.load(d)
+        logps.append(torch.cat([torch.log_softmax(teacher.calibrate(teacher.logits(names[i : i + 1024])), -1)
+                                for i in range(0, len(names), 1024)]))
+    return torch.softmax(torch.stack(logps).mean(0) / temperature, -1)
+
+
+@torch.no_grad()
 def accuracy_and_loss(model, vocab, rows, loss_fn, batch_size=1024):
     model.eval()
     correct, total_loss = 0, 0.0
@@ -54,7 +66,8 @@ def accuracy_and_loss(model, vocab, rows, loss_fn, batch_size=1024):
 
 
 def train(args) -> Path:
-    torch.manual_seed(args.seed)
+    init_seed = args.seed if args.init_seed is None else args.init_seed
+    torch.manual_seed(init_seed)
     corpus = load_corpus(args.data)
     train_rows, val_rows = corpus.split("train", args.seed), corpus.split("val", args.seed)
     if args.limit:  # a random sample, so every language can appear
@@ -73,8 +86,9 @@ def train(args) -> Path:
     steps_per_epoch = (len(train_rows) + args.batch_size - 1) // args.batch_size
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch,
                                                 pct_start=0.1) if args.schedule == "onecycle" else None
-    gen = torch.Generator().manual_seed(args.seed)
+    gen = torch.Generator().manual_seed(init_seed)
     encoded = [(vocab.encode(n), y) for n, y in train_rows]
+    soft = teacher_targets(args.teacher, [n for n, _ in train_rows], args.distill_temperature) if args.teacher else None
 
     history, best, best_state, stale = [], -1.0, None, 0
     start = time.time()
@@ -83,9 +97,14 @@ def train(args) -> Path:
         running = 0.0
         bar = tqdm(range(0, len(order), args.batch_size), desc=f"{args.arch} epoch {epoch}", unit="batch", leave=False)
         for i in bar:
-            batch = [encoded[j] for j in order[i : i + args.batch_size]]
+            idx = order[i : i + args.batch_size]
+            batch = [encoded[j] for j in idx]
             logits = model(*collate([ids for ids, _ in batch]))
             loss = loss_fn(logits, torch.tensor([y for _, y in batch]))
+            if soft is not None:  # Hinton et al. (2015): match the teachers' softened distribution, scaled by T^2
+                t = args.distill_temperature
+                kl = nn.functional.kl_div(torch.log_softmax(logits / t, -1), soft[idx], reduction="batchmean")
+                loss = (1 - args.distill_weight) * loss + args.distill_weight * t * t * kl
             opt.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -115,10 +134,13 @@ def train(args) -> Path:
         "countries_version": COUNTRIES_VERSION, "temperature": 1.0,
         "prior_adjustment": {"tau": args.prior_tau,
                              "train_label_counts": label_counts(train_rows, len(corpus.labels))},
-        "training": {"data_fingerprint": corpus.fingerprint, "seed": args.seed, "train_rows": len(train_rows),
+        "training": {"data_fingerprint": corpus.fingerprint, "seed": args.seed, "init_seed": init_seed, "train_rows": len(train_rows),
                      "val_rows": len(val_rows), "epochs_run": len(history), "best_val_accuracy": best,
                      "class_weight_power": args.class_weight_power, "lr": args.lr, "batch_size": args.batch_size,
                      "schedule": args.schedule, "label_smoothing": args.label_smoothing,
+                     "distillation": {"teachers": [NamePredictor.load(d).version for d in args.teacher],
+                                      "weight": args.distill_weight, "temperature": args.distill_temperature}
+                     if args.teacher else None,
                      "minutes": round((time.time() - start) / 60, 2), "history": history},
     }
     if args.calibrate:
@@ -151,10 +173,15 @@ def parser():
     ap.add_argument("--label-smoothing", type=float, default=0.0)
     ap.add_argument("--schedule", choices=["constant", "onecycle"], default="constant",
                     help="learning rate: constant, or one-cycle over --epochs (early stopping still applies)")
+    ap.add_argument("--teacher", type=Path, nargs="*", default=[],
+                    help="checkpoints whose averaged answers the model also learns from (knowledge distillation)")
+    ap.add_argument("--distill-weight", type=float, default=0.5, help="share of the loss given to the teachers")
+    ap.add_argument("--distill-temperature", type=float, default=2.0)
     ap.add_argument("--no-calibrate", dest="calibrate", action="store_false")
     ap.add_argument("--limit", type=int, default=0, help="train on the first N rows only (smoke runs)")
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="split seed (and the initialisation's, unless --init-seed)")
+    ap.add_argument("--init-seed", type=int, default=None, help="initialisation and batch-order seed, same split")
     ap.add_argument("--no-report", dest="report", action="store_false", help="skip the evaluation report")
     return ap
 

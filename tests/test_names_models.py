@@ -28,18 +28,41 @@ def test_encoder_keeps_accents_and_folds_unknown_letters():
     assert normalise("  Van  der BERG ") == "van der berg"
 
 
-def test_smoke_training_lowers_the_loss(tmp_path):
+def tiny_names(tmp_path):
     data = tmp_path / "names"
     data.mkdir()
     (data / "Japanese.txt").write_text("\n".join(f"{a}{b}ka" for a in "ktmsn" for b in "aiueo" * 3))
     (data / "Russian.txt").write_text("\n".join(f"{a}{b}ov" for a in "bdgvz" for b in "aiueo" * 3))
-    out = tmp_path / "ckpt"
-    train_names.main(["--arch", "gru", "--data", str(data), "--out", str(out), "--epochs", "8", "--patience", "8",
-                      "--hidden", "16", "--embed-dim", "8", "--batch-size", "8", "--lr", "0.01", "--no-report"])
+    return data
+
+
+TINY = ["--epochs", "8", "--patience", "8", "--hidden", "16", "--embed-dim", "8", "--batch-size", "8", "--lr", "0.01",
+        "--no-report"]
+
+
+def test_smoke_training_lowers_the_loss(tmp_path):
+    data, out = tiny_names(tmp_path), tmp_path / "ckpt"
+    train_names.main(["--arch", "gru", "--data", str(data), "--out", str(out), *TINY])
     history = json.loads((out / "manifest.json").read_text())["training"]["history"]
     assert history[-1]["train_loss"] < 0.5 * history[0]["train_loss"]
     predictor = NamePredictor.load(out)
     assert predictor.labels == ["Japanese", "Russian"]
+
+
+def test_smoke_distillation_from_teacher_checkpoints(tmp_path):
+    data, teacher, student = tiny_names(tmp_path), tmp_path / "teacher", tmp_path / "student"
+    train_names.main(["--arch", "rnn", "--data", str(data), "--out", str(teacher), *TINY])
+    names = ["tanaka", "ivanov"]
+    soft = train_names.teacher_targets([teacher], names, temperature=2.0)
+    t = NamePredictor.load(teacher)
+    expected = torch.softmax(torch.log_softmax(t.calibrate(t.logits(names)), -1) / 2.0, -1)
+    assert torch.allclose(soft, expected, atol=1e-6) and torch.allclose(soft.sum(1), torch.ones(2))
+    train_names.main(["--arch", "gru", "--data", str(data), "--out", str(student), "--init-seed", "3",
+                      "--teacher", str(teacher), "--distill-weight", "0.7", *TINY])
+    training = json.loads((student / "manifest.json").read_text())["training"]
+    assert training["distillation"] == {"teachers": [t.version], "weight": 0.7, "temperature": 2.0}
+    assert training["init_seed"] == 3 and training["seed"] == 0
+    assert training["history"][-1]["train_loss"] < 0.5 * training["history"][0]["train_loss"]
 
 
 @pytest.fixture(scope="module", params=["gru", "lstm", "rnn"])
