@@ -7,6 +7,9 @@ Russian:Vietnamese imbalance: class weights count^-0.5 in the loss by default (w
 plain cross-entropy plus logit adjustment at serving time (--class-weight-power 0 --prior-tau T,
 models/name_predictor.prior_shift). Both move the served prior between the corpus's and a uniform
 one; README "Recipe sweep" has the measured trade-off.
+
+--teacher DIR...: knowledge distillation from checkpoints trained on the same split (what ships since
+session 6: five teachers with --init-seed 0..4, then the student; README has the commands).
 """
 import argparse
 import json
@@ -40,15 +43,23 @@ def class_weights(rows, num_labels: int, power: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def teacher_targets(teacher_dirs: list[Path], names: list[str], temperature: float) -> torch.Tensor:
+def teacher_targets(teachers: list[NamePredictor], names: list[str], temperature: float) -> torch.Tensor:
     """Soft targets [len(names), labels] from an ensemble of trained checkpoints: the mean of their
     calibrated log-probabilities (a geometric mean of their answers), softened by `temperature`."""
-    logps = []
-    for d in teacher_dirs:
-        teacher = NamePredictor.load(d)
-        logps.append(torch.cat([torch.log_softmax(teacher.calibrate(teacher.logits(names[i : i + 1024])), -1)
-                                for i in range(0, len(names), 1024)]))
+    logps = [torch.cat([torch.log_softmax(t.calibrate(t.logits(names[i : i + 1024])), -1)
+                        for i in range(0, len(names), 1024)]) for t in teachers]
     return torch.softmax(torch.stack(logps).mean(0) / temperature, -1)
+
+
+def load_teachers(dirs: list[Path], corpus, seed: int, labels: list[str]) -> list[NamePredictor]:
+    """Teachers must have been trained on this corpus and split: one that saw another split's
+    validation or test names would leak them into the student."""
+    teachers = [NamePredictor.load(d) for d in dirs]
+    for d, t in zip(dirs, teachers):
+        trained = t.manifest.get("training", {})
+        if (trained.get("data_fingerprint"), trained.get("seed"), t.labels) != (corpus.fingerprint, seed, labels):
+            raise SystemExit(f"teacher {d} was not trained on this corpus, split seed {seed} and label list")
+    return teachers
 
 
 @torch.no_grad()
@@ -88,7 +99,8 @@ def train(args) -> Path:
                                                 pct_start=0.1) if args.schedule == "onecycle" else None
     gen = torch.Generator().manual_seed(init_seed)
     encoded = [(vocab.encode(n), y) for n, y in train_rows]
-    soft = teacher_targets(args.teacher, [n for n, _ in train_rows], args.distill_temperature) if args.teacher else None
+    teachers = load_teachers(args.teacher, corpus, args.seed, corpus.labels)
+    soft = teacher_targets(teachers, [n for n, _ in train_rows], args.distill_temperature) if teachers else None
 
     history, best, best_state, stale = [], -1.0, None, 0
     start = time.time()
@@ -138,7 +150,7 @@ def train(args) -> Path:
                      "val_rows": len(val_rows), "epochs_run": len(history), "best_val_accuracy": best,
                      "class_weight_power": args.class_weight_power, "lr": args.lr, "batch_size": args.batch_size,
                      "schedule": args.schedule, "label_smoothing": args.label_smoothing,
-                     "distillation": {"teachers": [NamePredictor.load(d).version for d in args.teacher],
+                     "distillation": {"teachers": [t.version for t in teachers],
                                       "weight": args.distill_weight, "temperature": args.distill_temperature}
                      if args.teacher else None,
                      "minutes": round((time.time() - start) / 60, 2), "history": history},

@@ -53,8 +53,8 @@ def test_smoke_distillation_from_teacher_checkpoints(tmp_path):
     data, teacher, student = tiny_names(tmp_path), tmp_path / "teacher", tmp_path / "student"
     train_names.main(["--arch", "rnn", "--data", str(data), "--out", str(teacher), *TINY])
     names = ["tanaka", "ivanov"]
-    soft = train_names.teacher_targets([teacher], names, temperature=2.0)
     t = NamePredictor.load(teacher)
+    soft = train_names.teacher_targets([t], names, temperature=2.0)
     expected = torch.softmax(torch.log_softmax(t.calibrate(t.logits(names)), -1) / 2.0, -1)
     assert torch.allclose(soft, expected, atol=1e-6) and torch.allclose(soft.sum(1), torch.ones(2))
     train_names.main(["--arch", "gru", "--data", str(data), "--out", str(student), "--init-seed", "3",
@@ -63,6 +63,9 @@ def test_smoke_distillation_from_teacher_checkpoints(tmp_path):
     assert training["distillation"] == {"teachers": [t.version], "weight": 0.7, "temperature": 2.0}
     assert training["init_seed"] == 3 and training["seed"] == 0
     assert training["history"][-1]["train_loss"] < 0.5 * training["history"][0]["train_loss"]
+    with pytest.raises(SystemExit, match="split seed"):  # a teacher from another split would leak its names
+        train_names.main(["--arch", "gru", "--data", str(data), "--out", str(tmp_path / "x"), "--seed", "1",
+                          "--teacher", str(teacher), *TINY])
 
 
 @pytest.fixture(scope="module", params=["gru", "lstm", "rnn"])
