@@ -10,7 +10,7 @@ checkpoint loader has already verified, so there is no second weights file to ke
 import numpy as np
 import torch
 
-from models.name_classifier import NameClassifier
+from models.name_classifier import NameClassifier, collate
 
 OPS = {"gru": "GRU", "lstm": "LSTM", "rnn": "RNN"}
 # ONNX orders the gates differently from torch: (source order) -> (ONNX order), as chunk indices.
@@ -80,8 +80,6 @@ class OnnxNameModel:
         self.session = ort.InferenceSession(build_graph(model), options, providers=["CPUExecutionProvider"])
 
     def __call__(self, id_lists: list[list[int]]) -> torch.Tensor:
-        lengths = [len(x) for x in id_lists]
-        width = max(lengths)
-        ids = np.array([x + [0] * (width - len(x)) for x in id_lists], dtype=np.int64)
-        logits, = self.session.run(["logits"], {"ids": ids, "lengths": np.array(lengths, dtype=np.int32)})
+        ids, lengths = collate(id_lists)  # the same padding as torch's path
+        logits, = self.session.run(["logits"], {"ids": ids.numpy(), "lengths": lengths.numpy().astype(np.int32)})
         return torch.from_numpy(logits)

@@ -51,13 +51,13 @@ def teacher_targets(teachers: list[NamePredictor], names: list[str], temperature
     return torch.softmax(torch.stack(logps).mean(0) / temperature, -1)
 
 
-def load_teachers(dirs: list[Path], corpus, seed: int, labels: list[str]) -> list[NamePredictor]:
+def load_teachers(dirs: list[Path], corpus, seed: int) -> list[NamePredictor]:
     """Teachers must have been trained on this corpus and split: one that saw another split's
     validation or test names would leak them into the student."""
     teachers = [NamePredictor.load(d) for d in dirs]
     for d, t in zip(dirs, teachers):
         trained = t.manifest.get("training", {})
-        if (trained.get("data_fingerprint"), trained.get("seed"), t.labels) != (corpus.fingerprint, seed, labels):
+        if (trained.get("data_fingerprint"), trained.get("seed"), t.labels) != (corpus.fingerprint, seed, corpus.labels):
             raise SystemExit(f"teacher {d} was not trained on this corpus, split seed {seed} and label list")
     return teachers
 
@@ -99,7 +99,7 @@ def train(args) -> Path:
                                                 pct_start=0.1) if args.schedule == "onecycle" else None
     gen = torch.Generator().manual_seed(init_seed)
     encoded = [(vocab.encode(n), y) for n, y in train_rows]
-    teachers = load_teachers(args.teacher, corpus, args.seed, corpus.labels)
+    teachers = load_teachers(args.teacher, corpus, args.seed)
     soft = teacher_targets(teachers, [n for n, _ in train_rows], args.distill_temperature) if teachers else None
 
     history, best, best_state, stale = [], -1.0, None, 0
@@ -152,7 +152,7 @@ def train(args) -> Path:
                      "schedule": args.schedule, "label_smoothing": args.label_smoothing,
                      "distillation": {"teachers": [t.version for t in teachers],
                                       "weight": args.distill_weight, "temperature": args.distill_temperature}
-                     if args.teacher else None,
+                     if teachers else None,
                      "minutes": round((time.time() - start) / 60, 2), "history": history},
     }
     if args.calibrate:
