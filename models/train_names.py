@@ -133,7 +133,9 @@ def train(args) -> Path:
             best_state = {k: v.clone() for k, v in model.state_dict().items()}
         else:
             stale += 1
-            if stale >= args.patience:
+            # a one-cycle run ends where its schedule does: an early stop near the peak learning rate keeps
+            # a model that never had the low-rate epochs (RNN student, validation: 0.784 stopped vs 0.816)
+            if stale >= args.patience and args.schedule != "onecycle":
                 print(f"early stop: no val improvement in {args.patience} epochs")
                 break
     model.load_state_dict(best_state)
@@ -184,7 +186,8 @@ def parser():
                     help="serve logits - tau*log(training prior): 0 = corpus prior, 1 = uniform prior")
     ap.add_argument("--label-smoothing", type=float, default=0.0)
     ap.add_argument("--schedule", choices=["constant", "onecycle"], default="constant",
-                    help="learning rate: constant, or one-cycle over --epochs (early stopping still applies)")
+                    help="learning rate: constant (early stopping after --patience epochs without a better "
+                         "validation score), or one-cycle over all --epochs (no early stop)")
     ap.add_argument("--teacher", type=Path, nargs="*", default=[],
                     help="checkpoints whose averaged answers the model also learns from (knowledge distillation)")
     ap.add_argument("--distill-weight", type=float, default=0.5, help="share of the loss given to the teachers")

@@ -49,6 +49,16 @@ def test_smoke_training_lowers_the_loss(tmp_path):
     assert predictor.labels == ["Japanese", "Russian"]
 
 
+def test_one_cycle_runs_its_whole_schedule(tmp_path):
+    data = tiny_names(tmp_path)
+    args = ["--arch", "rnn", "--data", str(data), *TINY, "--epochs", "6", "--patience", "1"]
+    epochs = {}
+    for schedule in ("constant", "onecycle"):
+        train_names.main([*args, "--schedule", schedule, "--out", str(tmp_path / schedule)])
+        epochs[schedule] = json.loads((tmp_path / schedule / "manifest.json").read_text())["training"]["epochs_run"]
+    assert epochs == {"constant": epochs["constant"], "onecycle": 6} and epochs["constant"] < 6
+
+
 def test_smoke_distillation_from_teacher_checkpoints(tmp_path):
     data, teacher, student = tiny_names(tmp_path), tmp_path / "teacher", tmp_path / "student"
     train_names.main(["--arch", "rnn", "--data", str(data), "--out", str(teacher), *TINY])
