@@ -37,21 +37,16 @@ def test_han_rules_split_chinese_from_japanese(name, expect_japanese):
     assert (name_scripts.japanese_share_of_han(name) > 0.5) == expect_japanese
 
 
-# rank: where the language must be among the GRU's served answers. The distilled GRU (session 6) reads
-# "walesa" as 1.5 % Polish, so even the rule's 20x leaves Polish second behind English (README, real-world
-# names); LSTM and RNN answer Polish.
-@pytest.mark.parametrize("name,label,rank", [("Dvořák", "Czech", 1), ("Wałęsa", "Polish", 2), ("Nguyễn", "Vietnamese", 1),
-                                             ("Gonçalves", "Portuguese", 1), ("Muñoz", "Spanish", 1)])
-def test_diacritics_inform_the_answer(gru, name, label, rank):
-    served = gru.probabilities([name])[0]
-    ranked = [gru.labels[i] for i in served.argsort(descending=True).tolist()]
-    assert label in ranked[:rank]
-
-
-@pytest.mark.parametrize("arch", ["lstm", "rnn"])
-def test_diacritics_decide_famous_names_for_the_other_models(arch):
+# The session-6 GRU left Polish second for "Wałęsa" (1.5 % before the rule's 20x); the session-7 GRU and RNN
+# answer it, so every model must now put these first. The LSTM (unchanged since session 6) reads
+# "Gonçalves" as Spanish, the neighbour it is most often confused with.
+@pytest.mark.parametrize("arch", ["gru", "lstm", "rnn"])
+def test_diacritics_decide_famous_names(arch):
     predictor = NamePredictor.load(CHECKPOINTS / f"names-{arch}")
-    for name, label in [("Dvořák", "Czech"), ("Wałęsa", "Polish"), ("Nguyễn", "Vietnamese"), ("Muñoz", "Spanish")]:
+    famous = [("Dvořák", "Czech"), ("Wałęsa", "Polish"), ("Nguyễn", "Vietnamese"), ("Muñoz", "Spanish")]
+    if arch != "lstm":
+        famous.append(("Gonçalves", "Portuguese"))
+    for name, label in famous:
         assert top1(predictor, name) == label, name
 
 
