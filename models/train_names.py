@@ -9,7 +9,8 @@ models/name_predictor.prior_shift). Both move the served prior between the corpu
 one; README "Recipe sweep" has the measured trade-off.
 
 --teacher DIR...: knowledge distillation from checkpoints trained on the same split (what ships since
-session 6: five teachers with --init-seed 0..4, then the student; README has the commands).
+session 6: five teachers with --init-seed 0..4, then the student; since session 7 the GRU and RNN students,
+and the RNN's teachers, use --schedule onecycle --epochs 20; README has the exact commands).
 """
 import argparse
 import json
