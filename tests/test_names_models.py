@@ -56,7 +56,7 @@ def test_one_cycle_runs_its_whole_schedule(tmp_path):
     for schedule in ("constant", "onecycle"):
         train_names.main([*args, "--schedule", schedule, "--out", str(tmp_path / schedule)])
         epochs[schedule] = json.loads((tmp_path / schedule / "manifest.json").read_text())["training"]["epochs_run"]
-    assert epochs == {"constant": epochs["constant"], "onecycle": 6} and epochs["constant"] < 6
+    assert epochs["onecycle"] == 6 and epochs["constant"] < 6  # same data and patience; only the schedule differs
 
 
 def test_smoke_distillation_from_teacher_checkpoints(tmp_path):
