@@ -85,7 +85,8 @@ def train(args) -> Path:
     if args.limit:  # a random sample, so every language can appear
         import random
         rng = random.Random(args.seed)
-        train_rows, val_rows = rng.sample(train_rows, args.limit), rng.sample(val_rows, max(args.limit // 4, 8))
+        train_rows = rng.sample(train_rows, min(args.limit, len(train_rows)))
+        val_rows = rng.sample(val_rows, min(max(args.limit // 4, 8), len(val_rows)))
     vocab = CharVocab(build_vocab(n for n, _ in train_rows))
     config = NameClassifierConfig(arch=args.arch, vocab_size=len(vocab), num_labels=len(corpus.labels),
                                   embed_dim=args.embed_dim, hidden_size=args.hidden, num_layers=args.layers,
@@ -194,7 +195,7 @@ def parser():
     ap.add_argument("--distill-weight", type=float, default=0.5, help="share of the loss given to the teachers")
     ap.add_argument("--distill-temperature", type=float, default=2.0)
     ap.add_argument("--no-calibrate", dest="calibrate", action="store_false")
-    ap.add_argument("--limit", type=int, default=0, help="train on the first N rows only (smoke runs)")
+    ap.add_argument("--limit", type=int, default=0, help="train on a seeded random sample of N training rows (and N/4 validation rows, at most all)")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0, help="split seed (and the initialisation's, unless --init-seed)")
     ap.add_argument("--init-seed", type=int, default=None, help="initialisation and batch-order seed, same split")

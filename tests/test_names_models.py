@@ -8,6 +8,7 @@ import torch
 from models.checkpoint import CheckpointError
 from models.name_predictor import NamePredictor
 from models.name_text import MAX_NAME_CHARS, CharVocab, build_vocab, normalise
+from models.names_data import load_corpus
 from models.paths import CHECKPOINTS
 from models import train_names
 
@@ -47,6 +48,14 @@ def test_smoke_training_lowers_the_loss(tmp_path):
     assert history[-1]["train_loss"] < 0.5 * history[0]["train_loss"]
     predictor = NamePredictor.load(out)
     assert predictor.labels == ["Japanese", "Russian"]
+
+
+def test_limit_larger_than_the_corpus_takes_every_row(tmp_path):
+    data, out = tiny_names(tmp_path), tmp_path / "ckpt"
+    train_names.main(["--arch", "rnn", "--data", str(data), "--out", str(out), *TINY, "--epochs", "1", "--limit", "100000"])
+    training = json.loads((out / "manifest.json").read_text())["training"]
+    full = load_corpus(data)
+    assert (training["train_rows"], training["val_rows"]) == (len(full.split("train", 0)), len(full.split("val", 0)))
 
 
 def test_one_cycle_runs_its_whole_schedule(tmp_path):
