@@ -7,10 +7,8 @@ import torch
 
 
 def fit_temperature(predictor, rows, batch_size: int = 2048) -> float:
-    with torch.inference_mode():
-        logits = torch.cat([predictor.logits([n for n, _ in rows[i : i + batch_size]])
-                            for i in range(0, len(rows), batch_size)])
-    logits = logits.clone()  # an ordinary tensor, usable by autograd outside inference mode
+    # .clone(): an ordinary tensor, usable by autograd outside inference mode
+    logits = predictor.logits_in_batches([n for n, _ in rows], batch_size).clone()
     y = torch.tensor([label for _, label in rows])
     log_t = torch.zeros(1, requires_grad=True)  # optimise log T so T stays positive
     opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200)

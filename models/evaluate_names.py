@@ -24,7 +24,7 @@ def evaluate_checkpoint(ckpt: Path, data: Path = NAMES_DIR, seed: int = 0, out_d
         raise ValueError(f"corpus labels {corpus.labels} differ from checkpoint labels {predictor.labels}")
     rows = corpus.split("test", seed)
     names, y = [n for n, _ in rows], np.array([label for _, label in rows])
-    logits = torch.cat([predictor.logits(names[i : i + 2048]) for i in range(0, len(names), 2048)])
+    logits = predictor.logits_in_batches(names)
     raw = torch.softmax(logits, -1).numpy()
     unshifted_top1 = float((logits.argmax(1).numpy() == y).mean())  # the model as trained, before any prior shift
     probs = torch.softmax(predictor.calibrate(logits), -1).numpy()  # as served, from the same forward pass

@@ -57,6 +57,11 @@ class NamePredictor:
             return self.onnx(id_lists)
         return self.model(*collate(id_lists))
 
+    @torch.inference_mode()
+    def logits_in_batches(self, names: list[str], batch_size: int = 2048) -> torch.Tensor:
+        """Logits for a whole split (evaluation, calibration, distillation), batch_size names per pass."""
+        return torch.cat([self.logits(names[i : i + batch_size]) for i in range(0, len(names), batch_size)])
+
     def calibrate(self, logits: torch.Tensor) -> torch.Tensor:
         """logits / T - tau * log(training prior): what every probability the service gives is a softmax of."""
         return logits / self.temperature - self.prior_shift

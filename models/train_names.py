@@ -47,8 +47,7 @@ def class_weights(rows, num_labels: int, power: float) -> torch.Tensor:
 def teacher_targets(teachers: list[NamePredictor], names: list[str], temperature: float) -> torch.Tensor:
     """Soft targets [len(names), labels] from an ensemble of trained checkpoints: the mean of their
     calibrated log-probabilities (a geometric mean of their answers), softened by `temperature`."""
-    logps = [torch.cat([torch.log_softmax(t.calibrate(t.logits(names[i : i + 1024])), -1)
-                        for i in range(0, len(names), 1024)]) for t in teachers]
+    logps = [torch.log_softmax(t.calibrate(t.logits_in_batches(names, 1024)), -1) for t in teachers]
     return torch.softmax(torch.stack(logps).mean(0) / temperature, -1)
 
 
