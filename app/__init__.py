@@ -39,8 +39,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     registry = ModelRegistry(settings, metrics)
     if settings["LOAD_MODELS"]:
         registry.load()
-        # Long-lived model objects never need collecting: keep full GC passes (100+ ms with torch
-        # loaded on 2 cores, docs/field-notes) from rescanning them on the request path.
+        # Long-lived model objects never need collecting: keep full GC passes from rescanning them on
+        # the request path (unfrozen: ~0.3 s each, about one per 1,000 requests; docs/benchmarks.md).
         gc.collect()
         gc.freeze()
         trim_heap()  # hand back what loading freed (app/libc.py)
