@@ -2,8 +2,9 @@
 
     python -m models.evaluate_realworld [--arch gru lstm rnn]
 
-Uses models/eval_data/realworld_names.tsv, a hand-made set never used in training, plus the
-corpus test split for the no-regression check. Writes docs/reports/realworld.json.
+Uses models/eval_data/realworld_names.tsv, a hand-made set never used in training, its full names
+once more as forms also write them ("decorated": titles, suffixes, initials, 'Surname, Given'), plus
+the corpus test split for the no-regression check. Writes docs/reports/realworld.json.
 """
 import argparse
 import json
@@ -18,8 +19,21 @@ EVAL_SET = Path(__file__).resolve().parent / "eval_data" / "realworld_names.tsv"
 
 
 def load_eval_set(path: Path = EVAL_SET) -> list[tuple[str, str, str]]:
-    return [tuple(line.split("\t")) for line in path.read_text(encoding="utf-8").splitlines()
+    rows = [tuple(line.split("\t")) for line in path.read_text(encoding="utf-8").splitlines()
             if line and not line.startswith("#")]
+    return rows + decorated(rows)
+
+
+# How forms write full names around the name itself; none of it says where the name comes from.
+DECORATIONS = [lambda n: f"Dr. {n}", lambda n: f"Mr {n}", lambda n: f"{n} Jr.", lambda n: f"Prof. Dr. {n}",
+               lambda n: " ".join([n.split()[0], "A.", *n.split()[1:]]), lambda n: f"J. R. {n}",
+               lambda n: f"{n.split(maxsplit=1)[-1]}, {n.split()[0]}"]  # 'van der Berg, Jan
+
+
+def decorated(rows) -> list[tuple[str, str, str]]:
+    """Each full-name row once more with a title, suffix, initials or 'Surname, Given' (in rotation)."""
+    full = [r for r in rows if r[2] == "full-name"]
+    return [(DECORATIONS[i % len(DECORATIONS)](name), label, "decorated:full-name") for i, (name, label, _) in enumerate(full)]
 
 
 def evaluate(predictor: NamePredictor, rows) -> dict:
