@@ -15,6 +15,7 @@
   Words that say nothing about origin are left out of the mean: leading forms of address and titles
   (Dr., Mrs, Prof., Herr, Mme, Ing., ...), trailing suffixes (Jr., III, PhD, ...) and Latin initials (J.).
 """
+import re
 import unicodedata
 from functools import lru_cache
 
@@ -37,7 +38,7 @@ PARTICLE_LABELS = {"van": {"Dutch"}, "der": {"Dutch", "German"}, "den": {"Dutch"
                    "mc": {"Scottish", "Irish"}, "di": {"Italian"}, "della": {"Italian"}, "dos": {"Portuguese"},
                    "das": {"Portuguese"}, "del": {"Spanish", "Italian"}}
 PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "di", "da", "dos", "das", "du", "la", "le", "ter",
-             "ten", "o", "o'", "ó", "ní", "mac", "mc", "al", "el", "bin", "ibn", "abu", "st.", "y"}
+             "ten", "o", "o'", "ó", "ní", "mac", "mc", "al", "el", "bin", "ibn", "abu", "st", "y"}
 CHINESE_SURNAMES = set("王李张刘陈杨黄赵吴周徐孙马朱胡郭何罗郑梁谢宋唐许韩冯邓曹彭曾肖董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
                        "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
                        "張劉陳楊黃趙吳孫馬鄭謝韓馮鄧蕭葉蘇呂盧鍾譚陸賈韋鄒龔萬錢湯")
@@ -141,18 +142,22 @@ SUFFIXES = {"jr", "jnr", "sr", "snr", "ii", "iii", "iv", "phd", "md", "esq"}
 
 
 def _is_initial(word: str) -> bool:
-    """'j.' or 'j': a single ASCII letter (not 'ý', a Vietnamese given name; not a Han character)."""
-    bare = word.rstrip(".")
-    return len(bare) == 1 and bare.isascii() and bare.isalpha()
+    """'j' (of 'j.'): a single ASCII letter (not 'ý', a Vietnamese given name; not a Han character)."""
+    return len(word) == 1 and word.isascii() and word.isalpha()
+
+
+_EDGE_PUNCTUATION = re.compile(r"^[^\w'’]+|[^\w'’]+$")  # quotes, brackets, dots, commas around a word
 
 
 def origin_words(words: list[str]) -> list[str]:
-    """The words that can say where a name comes from: leading forms of address and titles, trailing
-    suffixes and initials dropped ('prof. dr. j. schmidt jr.' -> ['schmidt']); all of them if nothing else is left."""
+    """The words that can say where a name comes from: punctuation around words stripped, leading forms of
+    address and titles, trailing suffixes and initials dropped ('prof. dr. j. schmidt jr.' -> ['schmidt']);
+    all of them if nothing else is left."""
+    words = [w for w in (_EDGE_PUNCTUATION.sub("", w) for w in words) if w] or words
     start, end = 0, len(words)
-    while start < end and words[start].strip(".,") in HONORIFICS:
+    while start < end and words[start] in HONORIFICS:
         start += 1
-    while end > start and words[end - 1].strip(".,") in SUFFIXES:
+    while end > start and words[end - 1] in SUFFIXES:
         end -= 1
     kept = [w for w in words[start:end] if not (_is_initial(w) and w not in PARTICLES)]
     return kept or words
@@ -162,7 +167,7 @@ def tokens(normalised: str) -> list[str]:
     """Name parts with particles attached to what follows: 'mary o'neill' -> ['mary', "o'neill"],
     'jan van der berg' -> ['jan', 'van der berg'], 'dr. hans müller' -> ['hans', 'müller']."""
     parts, pending = [], []
-    for word in origin_words(normalised.replace("-", " ").replace(",", " ").split()):  # 'smith, john' too
+    for word in origin_words(normalised.replace("-", " ").replace(",", " ").split()):  # 'smith,john' too
         if word in PARTICLES or (word.startswith(("o'", "o’")) and len(word) == 2):
             pending.append(word)
             continue

@@ -64,7 +64,9 @@ def test_tokens_and_particles():
 def test_titles_suffixes_and_initials_are_not_name_parts():
     assert name_scripts.tokens("prof. dr. j. r. schmidt jr.") == ["schmidt"]
     assert name_scripts.tokens("mrs mary smith, phd") == ["mary", "smith"]
-    assert name_scripts.tokens("smith, john") == ["smith", "john"]
+    assert name_scripts.tokens("smith, john") == ["smith", "john"] == name_scripts.tokens("smith,john")
+    assert name_scripts.tokens('maria "masha" (ivanova).') == ["maria", "masha", "ivanova"]
+    assert name_scripts.tokens("st. john") == ["st john"] and name_scripts.tokens("...") == ["..."]
     assert name_scripts.tokens("mr. o neill") == ["o neill"]            # a particle, not an initial
     assert name_scripts.tokens("garcía y lópez") == ["garcía", "y lópez"]
     assert name_scripts.tokens("nguyễn như ý") == ["nguyễn", "như", "ý"]  # ý is a given name
