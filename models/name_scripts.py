@@ -36,7 +36,7 @@ PARTICLE_BOOST = 5.0
 PARTICLE_LABELS = {"van": {"Dutch"}, "der": {"Dutch", "German"}, "den": {"Dutch"}, "ter": {"Dutch"}, "ten": {"Dutch"},
                    "von": {"German"}, "o'": {"Irish"}, "ó": {"Irish"}, "ní": {"Irish"}, "mac": {"Scottish", "Irish"},
                    "mc": {"Scottish", "Irish"}, "di": {"Italian"}, "della": {"Italian"}, "dos": {"Portuguese"},
-                   "das": {"Portuguese"}, "del": {"Spanish", "Italian"}}
+                   "das": {"Portuguese"}, "del": {"Spanish", "Italian"}, "-ová": {"Czech"}}
 PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "di", "da", "dos", "das", "du", "la", "le", "ter",
              "ten", "o", "o'", "ó", "ní", "mac", "mc", "al", "el", "bin", "ibn", "abu", "st", "y"}
 CHINESE_SURNAMES = set("王李张刘陈杨黄赵吴周徐孙马朱胡郭何罗郑梁谢宋唐许韩冯邓曹彭曾肖董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
@@ -125,11 +125,12 @@ def diacritic_labels(text: str) -> set[str]:
 
 
 def particle_labels(normalised: str) -> set[str]:
-    """Languages suggested by the name's particles: 'van der berg' -> Dutch, "o'neill" -> Irish."""
+    """Languages suggested by the name's particles: 'van der berg' -> Dutch, "o'neill" -> Irish, and by the
+    Czech feminine ending -ová ('nováková' -> Czech; a Russian -ova is never romanised with the accent)."""
     found = set()
     for word in normalised.replace("-", " ").split():
         key = "o'" if word.startswith(("o'", "o’")) else "mac" if word.startswith("mac") and len(word) > 4 else \
-            "mc" if word.startswith("mc") and len(word) > 3 else word
+            "mc" if word.startswith("mc") and len(word) > 3 else "-ová" if word.endswith("ová") else word
         found |= PARTICLE_LABELS.get(key, set())
     return found
 

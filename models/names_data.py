@@ -43,3 +43,43 @@ def load_corpus(directory: Path = NAMES_DIR) -> Corpus:
                 seen.add((name, li))
                 rows.append((name, li))
     return Corpus(labels, rows, h.hexdigest()[:16])
+
+
+# Russian, Polish and Czech surnames take a feminine form (Ivanov -> Ivanova, Tolstoy -> Tolstaya, Kowalski ->
+# Kowalska, Novák -> Nováková); the corpus lists almost only masculine ones (no Russian name in it ends in
+# -ova, 24 of 472 Czech ones do), so a model trained on it reads every -ova as Czech. First matching
+# ending wins.
+FEMININE_ENDINGS = {
+    "Russian": [("skiy", "skaya"), ("skii", "skaya"), ("skij", "skaya"), ("sky", "skaya"), ("skoy", "skaya"),
+                ("iy", "aya"), ("yy", "aya"), ("oy", "aya"), ("ov", "ova"), ("ev", "eva"), ("in", "ina"), ("yn", "yna")],
+    "Polish": [("ski", "ska"), ("cki", "cka")],
+    # Czech: Černý -> Černá, Svoboda -> Svobodová, Hájek -> Hájková, Novák -> Nováková (ASCII as the corpus
+    # writes them: -ova); names already feminine or ending in another vowel get none.
+    "Czech": [("ý", "á"), ("y", "a"), ("ova", None), ("ová", None), ("á", None), ("a", "ova"), ("ek", "kova"),
+              ("ec", "cova"), ("e", None), ("ě", None), ("i", None), ("o", None), ("u", None), ("", "ova")],
+}
+
+
+def feminine_form(name: str, language: str) -> str | None:
+    """'ivanov' -> 'ivanova' (Russian), 'kowalski' -> 'kowalska' (Polish), 'novak' -> 'novakova' (Czech);
+    None if there is none."""
+    for masculine, feminine in FEMININE_ENDINGS.get(language, []):
+        if name.endswith(masculine) and len(name) > len(masculine) + 1:
+            if feminine is None:
+                return None
+            form = name[: len(name) - len(masculine)] + feminine
+            return form[:-1] + "á" if form.endswith("ova") and not name.isascii() else form  # dvořák -> dvořáková
+    return None
+
+
+def feminine_rows(rows: list[tuple[str, int]], corpus: Corpus, seed: int = 0) -> list[tuple[str, int, str]]:
+    """(feminine form, label, masculine name) for each of `rows` (training rows) that has one; a form that is
+    a held-out name (validation or test, any language) or already a corpus row is left out."""
+    held_out = {n for n, _ in corpus.split("val", seed) + corpus.split("test", seed)}
+    have = set(corpus.rows)
+    out = {}
+    for name, label in rows:
+        form = feminine_form(name, corpus.labels[label])
+        if form and form not in held_out and (form, label) not in have:
+            out.setdefault((form, label), name)
+    return [(form, label, masculine) for (form, label), masculine in out.items()]

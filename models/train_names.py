@@ -27,7 +27,7 @@ from models.countries import COUNTRIES_VERSION, LANGUAGE_COUNTRIES
 from models.name_classifier import NameClassifier, NameClassifierConfig, collate
 from models.name_predictor import NamePredictor
 from models.name_text import CharVocab, build_vocab
-from models.names_data import load_corpus
+from models.names_data import feminine_rows, load_corpus
 from models.paths import CHECKPOINTS, NAMES_DIR
 
 
@@ -86,12 +86,22 @@ def train(args) -> Path:
         rng = random.Random(args.seed)
         train_rows = rng.sample(train_rows, min(args.limit, len(train_rows)))
         val_rows = rng.sample(val_rows, min(max(args.limit // 4, 8), len(val_rows)))
+    teacher_names = [n for n, _ in train_rows]
+    added = feminine_rows(train_rows, corpus, args.seed) if args.feminine_forms else []
+    if 0 < args.feminine_forms < 1:  # a seeded sample: every added row shifts the prior towards Russian
+        import random
+        added = random.Random(args.seed).sample(added, round(args.feminine_forms * len(added)))
+    if added:
+        print(f"feminine forms: {len(added)} training rows added to {len(train_rows)}")
+        train_rows = train_rows + [(form, label) for form, label, _ in added]
+        teacher_names += [masculine for _, _, masculine in added]  # Ivanova comes from where Ivanov does
     vocab = CharVocab(build_vocab(n for n, _ in train_rows))
     config = NameClassifierConfig(arch=args.arch, vocab_size=len(vocab), num_labels=len(corpus.labels),
                                   embed_dim=args.embed_dim, hidden_size=args.hidden, num_layers=args.layers,
                                   dropout=args.dropout)
     model = NameClassifier(config)
-    weights = class_weights(train_rows, len(corpus.labels), args.class_weight_power)
+    # weighed by the corpus's own counts: added forms must not make a language's errors count for less
+    weights = class_weights(train_rows[: len(train_rows) - len(added)], len(corpus.labels), args.class_weight_power)
     loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=args.label_smoothing)
     eval_loss = nn.CrossEntropyLoss()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
@@ -101,7 +111,7 @@ def train(args) -> Path:
     gen = torch.Generator().manual_seed(init_seed)
     encoded = [(vocab.encode(n), y) for n, y in train_rows]
     teachers = load_teachers(args.teacher, corpus, args.seed)
-    soft = teacher_targets(teachers, [n for n, _ in train_rows], args.distill_temperature) if teachers else None
+    soft = teacher_targets(teachers, teacher_names, args.distill_temperature) if teachers else None
 
     history, best, best_state, stale = [], -1.0, None, 0
     start = time.time()
@@ -150,7 +160,7 @@ def train(args) -> Path:
         "prior_adjustment": {"tau": args.prior_tau,
                              "train_label_counts": label_counts(train_rows, len(corpus.labels))},
         "training": {"data_fingerprint": corpus.fingerprint, "seed": args.seed, "init_seed": init_seed, "train_rows": len(train_rows),
-                     "val_rows": len(val_rows), "epochs_run": len(history), "best_val_accuracy": best,
+                     "feminine_form_rows": len(added), "val_rows": len(val_rows), "epochs_run": len(history), "best_val_accuracy": best,
                      "class_weight_power": args.class_weight_power, "lr": args.lr, "batch_size": args.batch_size,
                      "schedule": args.schedule, "label_smoothing": args.label_smoothing,
                      "distillation": {"teachers": [t.version for t in teachers],
@@ -172,6 +182,9 @@ def parser():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--arch", choices=["rnn", "lstm", "gru"], default="gru")
     ap.add_argument("--data", type=Path, default=NAMES_DIR, help="folder of <Language>.txt files (env NAMES_DATA_DIR)")
+    ap.add_argument("--feminine-forms", type=float, nargs="?", const=1.0, default=0.0, metavar="SHARE",
+                    help="also train on the feminine forms of Russian and Polish training names (Ivanova, Kowalska), "
+                         "all of them or a seeded SHARE, with the teachers' answer for the masculine form")
     ap.add_argument("--out", type=Path, default=None, help="checkpoint folder (default checkpoints/names-<arch>)")
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--patience", type=int, default=6)

@@ -8,7 +8,7 @@ import torch
 from models.checkpoint import CheckpointError
 from models.name_predictor import NamePredictor
 from models.name_text import MAX_NAME_CHARS, CharVocab, build_vocab, normalise
-from models.names_data import load_corpus
+from models.names_data import feminine_form, feminine_rows, load_corpus
 from models.paths import CHECKPOINTS
 from models import train_names
 
@@ -68,6 +68,27 @@ def test_one_cycle_runs_its_whole_schedule(tmp_path):
     assert epochs["onecycle"] == 6 and epochs["constant"] < 6  # same data and patience; only the schedule differs
 
 
+def test_feminine_forms():
+    assert [feminine_form(n, "Russian") for n in ["ivanov", "tolstoy", "dostoevsky", "pushkin", "lvov", "nov"]] == \
+        ["ivanova", "tolstaya", "dostoevskaya", "pushkina", "lvova", None]  # a one-letter stem is no surname
+    assert feminine_form("kowalski", "Polish") == "kowalska" and feminine_form("smith", "English") is None
+    assert [feminine_form(n, "Czech") for n in ["novak", "svoboda", "hajek", "cerny", "dvořák", "bartonova", "jiri"]] == \
+        ["novakova", "svobodova", "hajkova", "cerna", "dvořáková", None, None]
+
+
+def test_feminine_rows_never_add_a_held_out_name(tmp_path):
+    data = tmp_path / "names"
+    data.mkdir()
+    masculine = [f"{a}{b}ov" for a in "bdgvzkmnprst" for b in "aeiou"]
+    (data / "Russian.txt").write_text("\n".join(masculine))
+    (data / "Czech.txt").write_text("\n".join(m + "a" for m in masculine))  # every feminine form is also Czech
+    corpus = load_corpus(data)
+    added = feminine_rows(corpus.split("train"), corpus)
+    held_out = {n for n, _ in corpus.split("val") + corpus.split("test")}
+    assert added and all(form not in held_out and form == masculine + "a" for form, _, masculine in added)
+    assert len(added) < len(corpus.split("train", 0)) / 2  # the Czech rows gave none; held-out forms were dropped
+
+
 def test_smoke_distillation_from_teacher_checkpoints(tmp_path):
     data, teacher, student = tiny_names(tmp_path), tmp_path / "teacher", tmp_path / "student"
     train_names.main(["--arch", "rnn", "--data", str(data), "--out", str(teacher), *TINY])
@@ -77,8 +98,9 @@ def test_smoke_distillation_from_teacher_checkpoints(tmp_path):
     expected = torch.softmax(torch.log_softmax(t.calibrate(t.logits(names)), -1) / 2.0, -1)
     assert torch.allclose(soft, expected, atol=1e-6) and torch.allclose(soft.sum(1), torch.ones(2))
     train_names.main(["--arch", "gru", "--data", str(data), "--out", str(student), "--init-seed", "3",
-                      "--teacher", str(teacher), "--distill-weight", "0.7", *TINY])
+                      "--teacher", str(teacher), "--distill-weight", "0.7", "--feminine-forms", *TINY])
     training = json.loads((student / "manifest.json").read_text())["training"]
+    assert training["feminine_form_rows"] > 0  # the tiny Russian names all end in -ov
     assert training["distillation"] == {"teachers": [t.version], "weight": 0.7, "temperature": 2.0}
     assert training["init_seed"] == 3 and training["seed"] == 0
     assert training["history"][-1]["train_loss"] < 0.5 * training["history"][0]["train_loss"]
