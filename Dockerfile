@@ -7,6 +7,8 @@ ENV PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu
 COPY Makefile requirements.txt ./
 RUN make system-deps install PY=python3 && rm -rf /var/lib/apt/lists/*
 COPY . .
+# the entity encoder's ONNX export (models/encoder_onnx.py), so no container start imports transformers
+RUN .venv/bin/python -m models.encoder_onnx > /dev/null
 ENV PROJECT_DIR=/srv/app RUN_DIR=/srv/app/run REDIS_PORT=6380 BIND=0.0.0.0:8000 WORKERS=2
 RUN mkdir -p /srv/app/run
 EXPOSE 8000

@@ -10,7 +10,7 @@ export BIND ?= 127.0.0.1:8000
 export WORKERS ?= 2
 APT_PACKAGES := redis-server supervisor curl
 
-.PHONY: system-deps test-deps install serve stop status logs test train-names evaluate-names pretrain-encoder train-entities evaluate-entities bench clean
+.PHONY: system-deps test-deps install encoder-onnx serve stop status logs test train-names evaluate-names pretrain-encoder train-entities evaluate-entities bench clean
 
 system-deps:  ## Debian packages: redis-server, supervisor (and python3-venv where missing)
 	@if ! command -v redis-server >/dev/null || ! command -v supervisord >/dev/null || ! command -v curl >/dev/null \
@@ -26,13 +26,16 @@ $(VENV)/.installed: requirements.txt
 
 install: system-deps $(VENV)/.installed  ## venv with pinned requirements (torch==2.13.0 CPU)
 
-serve: install  ## start redis + gunicorn under supervisor and wait until /ready
+serve: install encoder-onnx  ## start redis + gunicorn under supervisor and wait until /ready
 	@mkdir -p $(RUN_DIR)
 	@if [ -S $(RUN_DIR)/supervisor.sock ] && supervisorctl -c deploy/supervisord.conf status >/dev/null 2>&1; then \
 	  supervisorctl -c deploy/supervisord.conf restart all; else supervisord -c deploy/supervisord.conf; fi
 	@for i in $$(seq 1 60); do curl -sf http://$(BIND)/ready >/dev/null && break; sleep 1; done
 	@curl -s http://$(BIND)/ready && echo && echo "serving on http://$(BIND) (make stop to stop)" \
 	  || { echo "service not ready; see $(RUN_DIR)/gunicorn.log"; supervisorctl -c deploy/supervisord.conf status; exit 1; }
+
+encoder-onnx: install  ## export the entity encoder for ONNX Runtime once (models/encoder_onnx.py; cached in .cache/onnx)
+	$(VENV)/bin/python -m models.encoder_onnx > /dev/null
 
 stop:
 	-supervisorctl -c deploy/supervisord.conf shutdown

@@ -3,6 +3,8 @@ import os
 import socket
 from pathlib import Path
 
+from models.paths import ONNX_CACHE
+
 ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULTS = {
@@ -13,6 +15,8 @@ DEFAULTS = {
     "ENTITY_RNN_DIR": str(ROOT / "checkpoints" / "entity-rnn"),
     "ENTITY_REVIEW": True,                                # load and serve /review-entity
     "ENTITY_ENCODER_INT8": True,                          # int8 dynamic quantisation of the encoder's Linear layers
+    "ENTITY_ENCODER_RUNTIME": "onnx",                     # "onnx": cached ONNX export (no transformers import); "torch"
+    "ONNX_CACHE_DIR": str(ONNX_CACHE),                    # where encoder exports are kept (models/encoder_onnx.py)
     "REDIS_URL": "redis://127.0.0.1:6380/0",
     "CACHE_ENABLED": True,
     "CACHE_TTL_SECONDS": 86400,
@@ -22,7 +26,7 @@ DEFAULTS = {
     "LOW_CONFIDENCE_THRESHOLD": 0.5,
     "CORS_ORIGINS": "",                                   # comma-separated origins allowed to call the API
     "TORCH_THREADS": 1,                                   # also ONNX Runtime's threads per worker
-    "ONNX_MAX_BATCH": 0,                                  # name batches up to this many parts run in ONNX Runtime; 0 = torch only
+    "ONNX_MAX_BATCH": 8,                                  # name batches up to this many parts run in ONNX Runtime; 0 = torch only
     "CROSS_REQUEST_BATCHING": False,                      # concurrent misses in a worker share one forward pass (no gain measured on 2 cores)
     "MAX_BATCH_ITEMS": 1024,                              # largest such shared batch (items)
     "MALLOC_TRIM_AFTER_ITEMS": 64,                        # malloc_trim after a forward pass of this many items; 0 = never

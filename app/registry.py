@@ -29,8 +29,10 @@ class ModelRegistry:
     def load(self):
         for model_id in self.expected:
             if model_id == "entity-review":
-                reviewer = EntityReviewer.load(Path(self.config["ENTITY_ENCODER_DIR"]), Path(self.config["ENTITY_RNN_DIR"]),
-                                               int8=self.config["ENTITY_ENCODER_INT8"])
+                c = self.config
+                reviewer = EntityReviewer.load(Path(c["ENTITY_ENCODER_DIR"]), Path(c["ENTITY_RNN_DIR"]),
+                                               int8=c["ENTITY_ENCODER_INT8"], runtime=c["ENTITY_ENCODER_RUNTIME"],
+                                               onnx_cache=Path(c["ONNX_CACHE_DIR"]), threads=c["TORCH_THREADS"])
                 reviewer.scores(["手内肌萎缩"])  # smoke inference
                 self.entity = reviewer
                 self._expose(model_id, reviewer.scores)

@@ -3,7 +3,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from models.entity_encoder import FEATURE_DIM, MAX_CHARS as MAX_ENTITY_CHARS
+from models.char_features import FEATURE_DIM, MAX_CHARS as MAX_ENTITY_CHARS
 
 MAX_BATCH_ITEMS = 1000
 MAX_NAME_CHARS = 100

@@ -3,7 +3,7 @@ import unicodedata
 
 from app.cache import cache_key
 from app.errors import ApiError, NotReady
-from models.entity_encoder import EncoderError
+from models.char_features import EncoderError
 from models.name_scripts import is_supported
 from models.name_text import normalise
 

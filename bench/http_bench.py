@@ -24,8 +24,8 @@ from tests.helpers import RedisServer, free_port, wait_http  # noqa: E402
 
 SCENARIOS = ["health", "hit", "miss", "batch256", "review_miss", "review_hit", "review_miss_c1"]
 GTHREAD = {"WORKER_CLASS": "gthread", "WORKERS": "2", "THREADS": "4", "TORCH_THREADS": "1"}
-# What the first landing ran: no local cache tier, fp32 encoder (and no batching, glibc's default arenas: today's defaults).
-BEFORE = {"LOCAL_CACHE_ITEMS": "0", "ENTITY_ENCODER_INT8": "false"}
+# What the first landing ran: no local cache tier, fp32 encoder in torch (and no batching, glibc's default arenas: today's defaults).
+BEFORE = {"LOCAL_CACHE_ITEMS": "0", "ENTITY_ENCODER_INT8": "false", "ENTITY_ENCODER_RUNTIME": "torch", "ONNX_MAX_BATCH": "0"}
 CONFIGS = {
     "gthread 2w x 4t (default)": GTHREAD,
     "gthread 2w x 4t, before (first landing)": {**GTHREAD, **BEFORE},
@@ -36,7 +36,8 @@ CONFIGS = {
     "gthread 2w x 4t, glibc dynamic mmap threshold": {**GTHREAD, "MALLOC_MMAP_THRESHOLD": "0"},
     "gthread 2w x 4t, responses not remembered": {**GTHREAD, "REMEMBER_RESPONSES": "false"},
     "gthread 2w x 4t, no trim after large batches": {**GTHREAD, "MALLOC_TRIM_AFTER_ITEMS": "0"},
-    "gthread 2w x 4t, ONNX Runtime for batches <= 8": {**GTHREAD, "ONNX_MAX_BATCH": "8"},
+    "gthread 2w x 4t, names in torch only (ONNX_MAX_BATCH=0, default until session 8)": {**GTHREAD, "ONNX_MAX_BATCH": "0"},
+    "gthread 2w x 4t, encoder in transformers/torch (ENTITY_ENCODER_RUNTIME=torch)": {**GTHREAD, "ENTITY_ENCODER_RUNTIME": "torch"},
 }
 
 
@@ -124,7 +125,8 @@ def model_limits() -> dict:
     names = ["".join(syllables[(i * 7 + k * 3) % len(syllables)] for k in range(4)) + str(10000 + i * 37)
              for i in range(256)]
     p = NamePredictor.load(CHECKPOINTS / "names-gru")
-    reviewer = EntityReviewer.load(CHECKPOINTS / "entity-encoder", CHECKPOINTS / "entity-rnn", int8=True)  # as served
+    reviewer = EntityReviewer.load(CHECKPOINTS / "entity-encoder", CHECKPOINTS / "entity-rnn", int8=True,
+                                   runtime="onnx", threads=os.cpu_count() or 1)  # as served
     texts = ["手内肌萎缩症"] * 256
     return {"names_per_s": 256 / median_ms(lambda: p.probabilities(names), 20) * 1000,
             "entities_per_s": 256 / median_ms(lambda: reviewer.scores(texts), 10) * 1000}

@@ -37,7 +37,7 @@ def main():
     from models.paths import CHECKPOINTS
     torch.set_num_threads(1)  # as TORCH_THREADS=1 in a worker
     names = {a: NamePredictor.load(CHECKPOINTS / f"names-{a}") for a in ("gru", "lstm", "rnn")}
-    reviewer = EntityReviewer.load(CHECKPOINTS / "entity-encoder", CHECKPOINTS / "entity-rnn", int8=True)
+    reviewer = EntityReviewer.load(CHECKPOINTS / "entity-encoder", CHECKPOINTS / "entity-rnn", int8=True, runtime="onnx")  # as served
     trim_heap()
     loaded = rss_mb()
     batch = [f"Name{i}ovich-Smith" for i in range(256)]

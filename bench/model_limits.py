@@ -51,11 +51,12 @@ def main():
             batch = median_ms(lambda: p.probabilities(batch_1000), args.repeat)
             rows.append((f"names-{arch}", f"{single:.3f}", f"{eight:.3f}", f"{batch:.1f}", f"{1000 / batch * 1000:,.0f} names/s"))
     texts = ["手内肌萎缩症", "慢性支气管炎", "急性胃肠炎", "糖尿病肾病"] * 64
-    for int8 in (False, True):
-        reviewer = EntityReviewer.load(CHECKPOINTS / "entity-encoder", CHECKPOINTS / "entity-rnn", int8=int8)
+    for runtime, int8 in (("torch", False), ("torch", True), ("onnx", False), ("onnx", True)):  # the last as served
+        reviewer = EntityReviewer.load(CHECKPOINTS / "entity-encoder", CHECKPOINTS / "entity-rnn", int8=int8,
+                                       runtime=runtime, threads=args.threads)
         single = median_ms(lambda: reviewer.scores(["手内肌萎缩症"]), args.repeat * 5)
         batch = median_ms(lambda: reviewer.scores(texts), args.repeat)
-        rows.append((f"entity-review (6 chars), encoder {'int8' if int8 else 'fp32'}", f"{single:.3f}", "",
+        rows.append((f"entity-review (6 chars), encoder {runtime} {'int8' if int8 else 'fp32'}", f"{single:.3f}", "",
                      f"{batch:.1f} (256)", f"{256 / batch * 1000:,.0f} entities/s"))
     print(f"torch threads: {args.threads}\n")
     print("| model | single item, median ms | batch of 8 names, median ms | batch (1000 names / 256 entities), median ms | throughput |")

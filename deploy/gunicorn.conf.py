@@ -2,9 +2,13 @@
 
 No preload: each worker loads the checkpoints *after* fork, so `kill -HUP` on the master
 really reloads checkpoints (and the app's code) in fresh workers. The master only *imports*
-torch and transformers (no tensor work, so no OpenMP pool exists to break across fork,
+torch and tokenizers (no tensor work, so no OpenMP pool exists to break across fork,
 pytorch#49555): a worker forked at start or on HUP then boots in about a second instead of
-spending ~5 s on imports while it is not serving.
+spending seconds on imports while it is not serving. Not onnxruntime: a process forked after
+importing it never finishes exiting (measured: the child hangs in sys.exit; a worker that failed
+to boot then kept supervisor from marking a broken release FATAL), so each worker imports it
+itself (~0.3 s). transformers is not imported at all: the entity encoder is served from its
+cached ONNX export (models/encoder_onnx.py); only a worker that has to make that export imports it.
 """
 import os
 import tempfile
@@ -23,8 +27,8 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 
 os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("TORCH_THREADS", "1"))  # before torch is imported
-import torch  # noqa: E402,F401  (import only)
-import transformers.models.bert.modeling_bert  # noqa: E402,F401
+import tokenizers  # noqa: E402,F401  (import only)
+import torch  # noqa: E402,F401
 
 # Metrics from all workers: prometheus-client multiprocess mode needs this set before it is imported.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(os.environ.get("RUN_DIR", tempfile.gettempdir()),

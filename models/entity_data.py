@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.entity_encoder import MAX_CHARS
+from models.char_features import MAX_CHARS
 
 KINDS = ("reversed", "truncated", "extended", "shuffled")
 # Characters/words that sit next to entities in clinical text and get swallowed by a loose span.

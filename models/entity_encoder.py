@@ -13,15 +13,8 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer, BertModel
 
+from models.char_features import FEATURE_DIM, MAX_CHARS, POOLINGS, CharBatches, EncoderError  # noqa: F401 (re-exported)
 from models.checkpoint import CheckpointError
-
-FEATURE_DIM = 768
-POOLINGS = ("last", "mean")
-MAX_CHARS = 62  # longest candidate we encode (+[CLS]/[SEP] = our encoder's 64 positions); the API rejects longer ones
-
-
-class EncoderError(ValueError):
-    """Raised for inputs the encoder cannot turn into features."""
 
 
 def vocab_id(tokenizer, ch: str) -> int:
@@ -45,7 +38,7 @@ def encoder_fingerprint(directory: Path, vocab: dict[str, int]) -> str:
 
 
 @dataclass
-class CharEncoder:
+class CharEncoder(CharBatches):
     """A loaded tokenizer + BERT trunk that turns strings into [len, 768] feature tensors."""
 
     tokenizer: object
@@ -77,35 +70,11 @@ class CharEncoder:
         return cls(tok, model, encoder_fingerprint(directory, tok.get_vocab()))
 
     def __post_init__(self):
-        self._ids: dict[str, int] = {}
+        t = self.tokenizer
+        self.cls_id, self.sep_id, self.pad_id, self.unk_id = t.cls_token_id, t.sep_token_id, t.pad_token_id, t.unk_token_id
 
-    def char_id(self, ch: str) -> int:
-        """Vocabulary id of one character (memoised: the vocabulary is fixed once loaded)."""
-        cid = self._ids.get(ch)
-        if cid is None:
-            cid = self._ids[ch] = vocab_id(self.tokenizer, ch)
-        return cid
-
-    @staticmethod
-    def check(texts: list[str]):
-        """Raise EncoderError for a text the encoder cannot take (empty, or longer than MAX_CHARS)."""
-        for t in texts:
-            if not t:
-                raise EncoderError("empty text")
-            if len(t) > MAX_CHARS:
-                raise EncoderError(f"text has {len(t)} characters, at most {MAX_CHARS} allowed")
-
-    def encode_ids(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """[CLS] chars [SEP] ids and attention mask for a batch, padded to the longest."""
-        self.check(texts)
-        width = max(len(t) for t in texts) + 2
-        ids = torch.full((len(texts), width), self.tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(texts), width), dtype=torch.long)
-        for i, t in enumerate(texts):
-            row = [self.tokenizer.cls_token_id, *(self.char_id(c) for c in t), self.tokenizer.sep_token_id]
-            ids[i, : len(row)] = torch.tensor(row)
-            mask[i, : len(row)] = 1
-        return ids, mask
+    def pieces(self, ch: str) -> list[int]:
+        return self.tokenizer.convert_tokens_to_ids(self.tokenizer.tokenize(ch))
 
     @torch.inference_mode()
     def features(self, texts: list[str], pooling: str = "mean") -> tuple[torch.Tensor, torch.Tensor]:
@@ -117,8 +86,7 @@ class CharEncoder:
         layer has learned little (our first, MLM-only encoder: a linear probe sat at 0.51 on its
         last layer and 0.72 on the layer mean). The RNN manifest records which one it was trained on.
         """
-        if pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        self.pooling_checked(pooling)
         ids, mask = self.encode_ids(texts)
         out = self.model(input_ids=ids, attention_mask=mask, output_hidden_states=pooling == "mean")
         hidden = torch.stack(out.hidden_states).mean(0) if pooling == "mean" else out.last_hidden_state

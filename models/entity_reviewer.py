@@ -5,10 +5,12 @@ import numpy as np
 import torch
 
 from models.checkpoint import CheckpointError, load_checkpoint
-from models.entity_encoder import FEATURE_DIM, MAX_CHARS, CharEncoder
+from models.paths import ONNX_CACHE
+from models.char_features import FEATURE_DIM, MAX_CHARS
 from models.entity_rnn import EntityRNN, EntityRNNConfig
 
 VALID = 1  # class index of "valid entity"
+RUNTIMES = ("onnx", "torch")  # the encoder in ONNX Runtime (models/encoder_onnx.py) or in transformers/torch
 
 
 def build_entity_model(manifest: dict) -> EntityRNN:
@@ -18,7 +20,7 @@ def build_entity_model(manifest: dict) -> EntityRNN:
 
 
 class EntityReviewer:
-    def __init__(self, encoder: CharEncoder, rnn: EntityRNN, manifest: dict):
+    def __init__(self, encoder, rnn: EntityRNN, manifest: dict):
         trained_on = manifest.get("encoder_fingerprint")
         if trained_on != encoder.fingerprint:
             raise CheckpointError(f"entity RNN was trained on encoder {trained_on}, but the configured encoder is "
@@ -30,8 +32,18 @@ class EntityReviewer:
         self.version: str = manifest["model_version"]
 
     @classmethod
-    def load(cls, encoder_dir: Path, rnn_dir: Path, int8: bool = False) -> "EntityReviewer":
-        encoder = CharEncoder.load(encoder_dir, int8=int8)
+    def load(cls, encoder_dir: Path, rnn_dir: Path, int8: bool = False, runtime: str = "torch",
+             onnx_cache: Path | None = None, threads: int = 1) -> "EntityReviewer":
+        """runtime="torch": transformers' BertModel (training and evaluation); "onnx": its cached ONNX
+        export, made on the first load (the service's default: no transformers import at start)."""
+        if runtime == "onnx":
+            from models.encoder_onnx import OnnxCharEncoder
+            encoder = OnnxCharEncoder.load(encoder_dir, onnx_cache or ONNX_CACHE, int8=int8, threads=threads)
+        elif runtime == "torch":
+            from models.entity_encoder import CharEncoder
+            encoder = CharEncoder.load(encoder_dir, int8=int8)
+        else:
+            raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
         rnn, manifest = load_checkpoint(rnn_dir, build_entity_model)
         return cls(encoder, rnn, manifest)
 

@@ -3,8 +3,9 @@
     python -m models.evaluate_entities
 
 Writes docs/reports/entity-rnn/{report.json,loss.png} (with --int8: docs/reports/entity-rnn-int8/,
-the encoder quantised as the service runs it by default): accuracy, precision/recall of "valid",
-and accuracy per negative kind.
+the encoder's Linear layers quantised by torch; with --runtime onnx --int8:
+docs/reports/entity-rnn-onnx-int8/, the encoder exactly as the service runs it by default):
+accuracy, precision/recall of "valid", and accuracy per negative kind.
 """
 import argparse
 import json
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from models import metrics
 from models.entity_data import build_split, read_lexicon
-from models.entity_reviewer import EntityReviewer
+from models.entity_reviewer import RUNTIMES, EntityReviewer
 from models.paths import CHECKPOINTS, ENTITIES_FILE, REPORTS
 
 
@@ -26,9 +27,9 @@ def accuracy_by_kind(examples, pred: list[int]) -> dict:
 
 
 def evaluate(encoder_dir: Path, rnn_dir: Path, data: Path = ENTITIES_FILE, seed: int = 0, limit: int = 0,
-             out_dir: Path | None = None, int8: bool = False) -> dict:
+             out_dir: Path | None = None, int8: bool = False, runtime: str = "torch") -> dict:
     from models.train_entities import featurize, predict_scores
-    reviewer = EntityReviewer.load(encoder_dir, rnn_dir, int8=int8)
+    reviewer = EntityReviewer.load(encoder_dir, rnn_dir, int8=int8, runtime=runtime)
     test = build_split(read_lexicon(data), "test", seed, limit)
     feats = featurize(reviewer.encoder, [e.text for e in test], desc="test features", pooling=reviewer.pooling)
     scores = predict_scores(reviewer.rnn, feats)
@@ -38,10 +39,11 @@ def evaluate(encoder_dir: Path, rnn_dir: Path, data: Path = ENTITIES_FILE, seed:
     per = metrics.per_class(m, ["invalid", "valid"])
     by_kind = accuracy_by_kind(test, pred)
     summary = {"model_version": reviewer.version, "encoder_fingerprint": reviewer.encoder.fingerprint,
-               "encoder_int8": int8, "features": reviewer.pooling, "test_examples": len(test), "accuracy": round(sum(p == t for p, t in zip(pred, y)) / len(y), 4),
+               "encoder_int8": int8, "encoder_runtime": runtime, "features": reviewer.pooling, "test_examples": len(test), "accuracy": round(sum(p == t for p, t in zip(pred, y)) / len(y), 4),
                "valid_precision": per["valid"]["precision"], "valid_recall": per["valid"]["recall"],
                "accuracy_by_kind": by_kind}
-    out_dir = Path(out_dir or REPORTS / ("entity-rnn-int8" if int8 else "entity-rnn"))
+    name = "entity-rnn" + ("-onnx" if runtime == "onnx" else "") + ("-int8" if int8 else "")
+    out_dir = Path(out_dir or REPORTS / name)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = {"summary": summary, "confusion": m.tolist()}
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -56,9 +58,12 @@ def main(argv=None):
     ap.add_argument("--rnn", type=Path, default=CHECKPOINTS / "entity-rnn")
     ap.add_argument("--data", type=Path, default=ENTITIES_FILE)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--int8", action="store_true", help="the encoder as served by default (int8 dynamic quantisation)")
+    ap.add_argument("--int8", action="store_true", help="int8 dynamic quantisation of the encoder (served by default)")
+    ap.add_argument("--runtime", choices=RUNTIMES, default="torch",
+                    help="encoder in transformers/torch, or its ONNX Runtime export (served by default)")
     args = ap.parse_args(argv)
-    print(json.dumps(evaluate(args.encoder, args.rnn, args.data, args.seed, int8=args.int8)["summary"], indent=2))
+    report = evaluate(args.encoder, args.rnn, args.data, args.seed, int8=args.int8, runtime=args.runtime)
+    print(json.dumps(report["summary"], indent=2))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from models.name_classifier import NameClassifier, collate
+from models.onnx_session import cpu_session
 
 OPS = {"gru": "GRU", "lstm": "LSTM", "rnn": "RNN"}
 # ONNX orders the gates differently from torch: (source order) -> (ONNX order), as chunk indices.
@@ -73,11 +74,7 @@ class OnnxNameModel:
     """Logits for padded ids, like NameClassifier.forward in eval mode, from an ONNX Runtime session."""
 
     def __init__(self, model: NameClassifier, threads: int = 1):
-        import onnxruntime as ort
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = options.inter_op_num_threads = threads  # workers x threads <= cores
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-waiting threads
-        self.session = ort.InferenceSession(build_graph(model), options, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(build_graph(model), threads)
 
     def __call__(self, id_lists: list[list[int]]) -> torch.Tensor:
         ids, lengths = collate(id_lists)  # the same padding as torch's path

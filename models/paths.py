@@ -8,3 +8,4 @@ NAMES_DIR = Path(os.environ.get("NAMES_DATA_DIR", DATA_DIR / "names"))
 ENTITIES_FILE = Path(os.environ.get("ENTITIES_FILE", DATA_DIR / "entities" / "medical_entities.txt"))
 CHECKPOINTS = ROOT / "checkpoints"
 REPORTS = ROOT / "docs" / "reports"
+ONNX_CACHE = Path(os.environ.get("ONNX_CACHE_DIR", ROOT / ".cache" / "onnx"))  # encoder exports (models/encoder_onnx.py)

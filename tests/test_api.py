@@ -126,12 +126,13 @@ def test_classify_bad_input_is_400(client, body, code):
 
 
 def test_onnx_runtime_setting_serves_the_same_answers(client):
-    """ONNX_MAX_BATCH > 0 runs small name batches in ONNX Runtime: same answers as torch, uncached."""
-    app = create_app({"CACHE_ENABLED": False, "ENTITY_REVIEW": False, "ONNX_MAX_BATCH": 8})
-    assert app.extensions["inference"].registry.names["gru"].onnx_max_batch == 8
+    """ONNX_MAX_BATCH (8 by default) runs small name batches in ONNX Runtime: the answers of torch only (0)."""
+    assert client.application.extensions["inference"].registry.names["gru"].onnx_max_batch == 8
+    app = create_app({"CACHE_ENABLED": False, "ENTITY_REVIEW": False, "ONNX_MAX_BATCH": 0})
+    assert app.extensions["inference"].registry.names["gru"].onnx_max_batch == 0
     for body in ({"name": "Nakamura", "top_k": 18}, {"name": "van der Berg", "model": "lstm", "top_k": 18},
                  {"names": ["Ivanov", "Nguyen", "O'Neill"], "model": "rnn", "top_k": 18}):
-        onnx, torch_only = post(app.test_client(), "/classify", body).get_json(), post(client, "/classify", body).get_json()
+        torch_only, onnx = post(app.test_client(), "/classify", body).get_json(), post(client, "/classify", body).get_json()
         items = zip(onnx.get("results", [onnx]), torch_only.get("results", [torch_only]))
         for a, b in items:
             assert [p["language"] for p in a["predictions"][:3]] == [p["language"] for p in b["predictions"][:3]]

@@ -1,6 +1,10 @@
 """/review-entity against the committed encoder + RNN and a real redis-server."""
+import subprocess
+import sys
 
 import pytest
+
+from tests.helpers import ROOT
 
 from tests.test_api import assert_error, post
 
@@ -64,3 +68,14 @@ def test_review_bad_input_is_400(client, body, code):
 
 def test_ready_lists_entity_review(client):
     assert "entity-review" in client.get("/ready").get_json()["models"]
+
+
+def test_service_start_imports_no_transformers(app):
+    """The encoder is served from its cached ONNX export (made when the `app` fixture loaded it), so a
+    fresh process starts without transformers' ~4 s of imports (models/encoder_onnx.py)."""
+    code = ("import sys; from app import create_app; app = create_app({'REDIS_URL': 'redis://127.0.0.1:9/0'}); "
+            "assert app.extensions['inference'].registry.ready(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'transformers'))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"

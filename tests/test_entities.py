@@ -68,6 +68,41 @@ def test_int8_encoder_gives_nearly_the_same_features(tiny_encoder):
     assert float((quantised - exact).norm() / exact.norm()) < 0.05
 
 
+TEXTS = ["手内肌萎缩", "维生素C", "肺炎", "abc 123", "😀💊", "\x07控制"]
+
+
+def test_onnx_export_gives_the_transformers_features(tiny_encoder, tmp_path, monkeypatch):
+    from models import encoder_onnx
+    exact = CharEncoder.load(tiny_encoder[0])
+    onnx = encoder_onnx.OnnxCharEncoder.load(tiny_encoder[0], tmp_path / "cache")
+    assert onnx.fingerprint == exact.fingerprint  # so the RNN's encoder check holds for either runtime
+    assert [onnx.char_id(c) for c in "".join(TEXTS)] == [exact.char_id(c) for c in "".join(TEXTS)]
+    for pooling in ("mean", "last"):
+        (a, la), (b, lb) = onnx.features(TEXTS, pooling), exact.features(TEXTS, pooling)
+        assert torch.equal(la, lb) and a.shape == b.shape
+        assert float((a - b).abs().max()) < 1e-4, pooling
+    # The second load is the cached export: no transformers, no new export.
+    monkeypatch.setattr(encoder_onnx, "export", lambda *a: pytest.fail("exported again"))
+    again = encoder_onnx.OnnxCharEncoder.load(tiny_encoder[0], tmp_path / "cache")
+    assert torch.equal(again.features(TEXTS)[0], onnx.features(TEXTS)[0])
+    with pytest.raises(EncoderError):
+        again.features(["肺" * 63])
+
+
+def test_onnx_int8_export_is_close_and_keyed_by_every_file(tiny_encoder, tmp_path):
+    import shutil
+    from models.encoder_onnx import OnnxCharEncoder, directory_key
+    exact, _ = CharEncoder.load(tiny_encoder[0]).features(TEXTS)
+    quantised, _ = OnnxCharEncoder.load(tiny_encoder[0], tmp_path / "cache", int8=True).features(TEXTS)
+    assert float((quantised - exact).norm() / exact.norm()) < 0.05
+    copy = shutil.copytree(tiny_encoder[0], tmp_path / "copy")
+    assert directory_key(copy) == directory_key(tiny_encoder[0])
+    config = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps({**config, "layer_norm_eps": 1e-6}))
+    assert directory_key(copy) != directory_key(tiny_encoder[0])  # an edited encoder never reuses an old export
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [f"{directory_key(tiny_encoder[0])}-int8"]
+
+
 @pytest.mark.parametrize("bad", ["", "肺" * 63])
 def test_encoder_rejects_empty_and_too_long(tiny_encoder, bad):
     with pytest.raises(EncoderError):
@@ -112,8 +147,9 @@ def test_rnn_training_smoke_and_encoder_mismatch(tiny_encoder, tmp_path):
     from models.checkpoint import save_checkpoint
     save_checkpoint(out, reviewer.rnn, {k: v for k, v in manifest.items() if k not in ("weights_sha256", "model_version")},
                     "entity-rnn")
-    with pytest.raises(CheckpointError, match="trained on encoder 0000000000000000"):
-        EntityReviewer.load(enc_dir, out)
+    for runtime in ("torch", "onnx"):
+        with pytest.raises(CheckpointError, match="trained on encoder 0000000000000000"):
+            EntityReviewer.load(enc_dir, out, runtime=runtime, onnx_cache=tmp_path / "cache")
 
 
 @pytest.mark.parametrize("features", [np.zeros((3, 10)), np.zeros((0, FEATURE_DIM)), np.zeros((63, FEATURE_DIM)),

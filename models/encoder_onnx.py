@@ -1,0 +1,161 @@
+"""The entity encoder served by ONNX Runtime, so a serving worker never imports transformers.
+
+Why: transformers 5 pulls in torch._dynamo, torch.distributed.tensor and sympy on import, ~4 of the
+~6 s a fresh gunicorn needed before /ready; the "master killed -> ready again within 10 s" drill
+measured 8.6 s here and 10.4 s on a CI machine. The graph is exported by torch.onnx from the very
+transformers BertModel that training used (CharEncoder), checked against it on export, and cached
+under ONNX_CACHE_DIR keyed by the sha256 of every file in the encoder directory, so any edit to the
+weights, vocabulary or config makes a new entry. The first start with a new encoder exports (needs
+transformers, seconds); every later start, and every respawned worker, loads the cached file.
+"""
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.checkpoint import CheckpointError
+from models.onnx_session import cpu_session
+from models.char_features import FEATURE_DIM, CharBatches
+
+EXPORT_CHECK_TEXTS = ["手内肌萎缩", "头痛", "急性上呼吸道感染伴发热", "a1😀"]
+EXPORT_TOLERANCE = 1e-3  # fp32 graph vs transformers' features, max abs difference (measured ~2e-6)
+
+
+def directory_key(directory: Path) -> str:
+    """sha256 over the names and bytes of every file in an encoder directory."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in Path(directory).iterdir() if p.is_file()):
+        h.update(path.name.encode() + b"\0")
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+class _Features(torch.nn.Module):
+    """BertModel -> (mean of all hidden states, last hidden state): both poolings from one graph."""
+
+    def __init__(self, bert):
+        super().__init__()
+        self.bert = bert
+
+    def forward(self, ids, mask):
+        out = self.bert(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+        return torch.stack(out.hidden_states).mean(0), out.last_hidden_state
+
+
+def export(directory: Path, target: Path, int8: bool) -> dict:
+    """Write model.onnx, tokenizer.json and meta.json for `directory` into `target` (atomically)."""
+    import warnings
+
+    from models.entity_encoder import CharEncoder  # imports transformers: only on a cache miss
+    encoder = CharEncoder.load(directory)
+    encoder.model.set_attn_implementation("eager")  # sdpa's mask logic does not trace to a shape-generic graph
+    module = _Features(encoder.model).eval()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+    try:
+        ids, mask = encoder.encode_ids(EXPORT_CHECK_TEXTS)
+        with warnings.catch_warnings():  # tracer warnings about Python-side shape checks
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, (ids, mask), work / "fp32.onnx", input_names=["ids", "mask"],
+                              output_names=["mean", "last"], opset_version=17, dynamo=False,
+                              dynamic_axes={n: {0: "batch", 1: "time"} for n in ("ids", "mask", "mean", "last")})
+        encoder.tokenizer.backend_tokenizer.save(str(work / "tokenizer.json"))
+        meta = {"fingerprint": encoder.fingerprint, "int8": int8, "source": str(Path(directory).resolve()),
+                "ids": {"cls": encoder.cls_id, "sep": encoder.sep_id, "pad": encoder.pad_id, "unk": encoder.unk_id}}
+        (work / "meta.json").write_text(json.dumps(meta, indent=2))
+        with torch.inference_mode():
+            reference = [r.numpy() for r in module(ids, mask)]
+        keep = mask.bool().numpy()
+
+        def max_diff(graph: str) -> float:
+            (work / "model.onnx").unlink(missing_ok=True)
+            (work / "model.onnx").symlink_to(graph)
+            got = OnnxCharEncoder.from_entry(work).session.run(["mean", "last"], {"ids": ids.numpy(), "mask": mask.numpy()})
+            return max(float(np.abs(g - r)[keep].max()) for g, r in zip(got, reference))
+
+        meta["fp32_max_abs_diff_vs_transformers"] = max_diff("fp32.onnx")  # the export itself must be exact
+        if meta["fp32_max_abs_diff_vs_transformers"] > EXPORT_TOLERANCE:
+            raise CheckpointError(f"ONNX export of {directory} differs from transformers by "
+                                  f"{meta['fp32_max_abs_diff_vs_transformers']:.2e}")
+        if int8:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+            quantize_dynamic(work / "fp32.onnx", work / "int8.onnx", weight_type=QuantType.QInt8)
+            meta["int8_max_abs_diff_vs_transformers"] = max_diff("int8.onnx")  # what quantisation changes
+        (work / "model.onnx").unlink()
+        (work / ("int8.onnx" if int8 else "fp32.onnx")).rename(work / "model.onnx")
+        (work / "fp32.onnx").unlink(missing_ok=True)
+        (work / "meta.json").write_text(json.dumps(meta, indent=2))
+        work.chmod(0o755)  # mkdtemp makes it 0700: a service user other than the exporter must read it
+        try:
+            os.rename(work, target)  # atomic; another worker may have won the race with the same content
+        except OSError:
+            if not (target / "meta.json").is_file():
+                raise
+        return meta
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+class OnnxCharEncoder(CharBatches):
+    """CharEncoder's features from an ONNX Runtime session; same ids, same [batch, len, 768] output."""
+
+    def __init__(self, session, tokenizer, meta: dict):
+        self.session, self.tokenizer, self.meta = session, tokenizer, meta
+        self.fingerprint: str = meta["fingerprint"]
+        ids = meta["ids"]
+        self.cls_id, self.sep_id, self.pad_id, self.unk_id = ids["cls"], ids["sep"], ids["pad"], ids["unk"]
+
+    @classmethod
+    def load(cls, directory: Path, cache_dir: Path, int8: bool = False, threads: int = 1) -> "OnnxCharEncoder":
+        """The cached export of `directory`, made first if missing."""
+        directory = Path(directory)
+        if not (directory / "config.json").is_file():
+            raise CheckpointError(f"no BERT encoder at {directory} (config.json missing)")
+        entry = Path(cache_dir) / f"{directory_key(directory)}-{'int8' if int8 else 'fp32'}"
+        if not (entry / "meta.json").is_file():
+            export(directory, entry, int8)
+        return cls.from_entry(entry, threads)
+
+    @classmethod
+    def from_entry(cls, entry: Path, threads: int = 1) -> "OnnxCharEncoder":
+        from tokenizers import Tokenizer
+        session = cpu_session(entry / "model.onnx", threads)
+        if session.get_outputs()[0].shape[-1] != FEATURE_DIM:
+            raise CheckpointError(f"encoder hidden size is {session.get_outputs()[0].shape[-1]}, expected {FEATURE_DIM}")
+        return cls(session, Tokenizer.from_file(str(entry / "tokenizer.json")), json.loads((entry / "meta.json").read_text()))
+
+    def pieces(self, ch: str) -> list[int]:
+        return self.tokenizer.encode(ch, add_special_tokens=False).ids
+
+    def features(self, texts: list[str], pooling: str = "mean") -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-character features [batch, max_len, 768] (without [CLS]/[SEP]) and lengths [batch]."""
+        output = self.pooling_checked(pooling)  # the graph's outputs are named after the poolings
+        ids, mask = self.encode_ids(texts)
+        hidden, = self.session.run([output], {"ids": ids.numpy(), "mask": mask.numpy()})
+        lengths = torch.tensor([len(t) for t in texts])
+        return torch.from_numpy(hidden[:, 1 : 1 + int(lengths.max())]), lengths
+
+
+
+def main(argv=None):
+    """Make (or find) the cached export the service will load: `make serve` and the Dockerfile run this
+    so that not even the first worker start has to import transformers."""
+    import argparse
+
+    from models.paths import CHECKPOINTS, ONNX_CACHE
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--encoder", type=Path, default=Path(os.environ.get("ENTITY_ENCODER_DIR", CHECKPOINTS / "entity-encoder")))
+    ap.add_argument("--cache", type=Path, default=ONNX_CACHE)
+    ap.add_argument("--fp32", action="store_true", help="the unquantised graph (ENTITY_ENCODER_INT8=false)")
+    args = ap.parse_args(argv)
+    encoder = OnnxCharEncoder.load(args.encoder, args.cache, int8=not args.fp32)
+    print(json.dumps(encoder.meta, indent=2))
+
+
+if __name__ == "__main__":
+    main()
