@@ -10,6 +10,7 @@ transformers, seconds); every later start, and every respawned worker, loads the
 """
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -22,6 +23,7 @@ from models.checkpoint import CheckpointError
 from models.onnx_session import cpu_session
 from models.char_features import FEATURE_DIM, CharBatches
 
+log = logging.getLogger(__name__)
 EXPORT_CHECK_TEXTS = ["手内肌萎缩", "头痛", "急性上呼吸道感染伴发热", "a1😀"]
 EXPORT_TOLERANCE = 1e-3  # fp32 graph vs transformers' features, max abs difference (measured ~2e-6)
 
@@ -84,7 +86,12 @@ def export(directory: Path, target: Path, int8: bool) -> dict:
                                   f"{meta['fp32_max_abs_diff_vs_transformers']:.2e}")
         if int8:
             from onnxruntime.quantization import QuantType, quantize_dynamic
-            quantize_dynamic(work / "fp32.onnx", work / "int8.onnx", weight_type=QuantType.QInt8)
+            root = logging.getLogger()
+            level, root.level = root.level, logging.ERROR  # it advises "pre-processing" on the root logger
+            try:
+                quantize_dynamic(work / "fp32.onnx", work / "int8.onnx", weight_type=QuantType.QInt8)
+            finally:
+                root.setLevel(level)
             meta["int8_max_abs_diff_vs_transformers"] = max_diff("int8.onnx")  # what quantisation changes
         (work / "model.onnx").unlink()
         (work / ("int8.onnx" if int8 else "fp32.onnx")).rename(work / "model.onnx")
@@ -117,8 +124,17 @@ class OnnxCharEncoder(CharBatches):
         if not (directory / "config.json").is_file():
             raise CheckpointError(f"no BERT encoder at {directory} (config.json missing)")
         entry = Path(cache_dir) / f"{directory_key(directory)}-{'int8' if int8 else 'fp32'}"
-        if not (entry / "meta.json").is_file():
+        if (entry / "meta.json").is_file():
+            try:
+                return cls.from_entry(entry, threads)
+            except Exception as e:  # a damaged cache entry is only a derived file: make it again
+                log.warning("ONNX export at %s unreadable (%s); exporting again", entry, e)
+                shutil.rmtree(entry, ignore_errors=True)
+        try:
             export(directory, entry, int8)
+        except OSError as e:  # read-only, not a directory, disk full
+            raise CheckpointError(f"cannot write the encoder's ONNX export under {cache_dir} ({e}): set ONNX_CACHE_DIR "
+                                  f"to a writable directory, or run `python -m models.encoder_onnx` where it is") from e
         return cls.from_entry(entry, threads)
 
     @classmethod

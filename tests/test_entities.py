@@ -1,5 +1,6 @@
 """Entity review: offline encoder, pretraining and RNN training smoke runs, mismatch check, features path."""
 import json
+import os
 import socket
 
 import numpy as np
@@ -87,6 +88,22 @@ def test_onnx_export_gives_the_transformers_features(tiny_encoder, tmp_path, mon
     assert torch.equal(again.features(TEXTS)[0], onnx.features(TEXTS)[0])
     with pytest.raises(EncoderError):
         again.features(["肺" * 63])
+
+
+def test_a_damaged_onnx_export_is_made_again_and_an_unwritable_cache_is_a_clear_error(tiny_encoder, tmp_path):
+    from models.encoder_onnx import OnnxCharEncoder
+    first = OnnxCharEncoder.load(tiny_encoder[0], tmp_path / "cache")
+    entry, = (tmp_path / "cache").iterdir()
+    (entry / "model.onnx").write_bytes(b"not a graph")
+    again = OnnxCharEncoder.load(tiny_encoder[0], tmp_path / "cache")
+    assert torch.allclose(again.features(TEXTS)[0], first.features(TEXTS)[0])
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if os.access(locked, os.W_OK):  # root ignores permission bits: a file in the way fails the same way
+        locked.rmdir()
+        locked.write_text("")
+    with pytest.raises(CheckpointError, match="ONNX_CACHE_DIR"):
+        OnnxCharEncoder.load(tiny_encoder[0], locked / "cache")
 
 
 def test_onnx_int8_export_is_close_and_keyed_by_every_file(tiny_encoder, tmp_path):
