@@ -102,6 +102,8 @@ class NamePredictor:
                       for label in name_scripts.diacritic_labels(name) & self.index.keys()]
             boosts += [(self.index[label], name_scripts.PARTICLE_BOOST)
                        for label in name_scripts.particle_labels(name) & self.index.keys()]
+            boosts += [(self.index[label], name_scripts.SUFFIX_BOOST)
+                       for label in name_scripts.suffix_labels(name) & self.index.keys()]
             if not boosts:
                 return
             for i, boost in boosts:

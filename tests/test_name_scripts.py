@@ -86,14 +86,24 @@ def test_decorated_full_names_get_the_plain_answer(arch):
         assert torch.allclose(predictor.probabilities([decorate(name) for name, _, _ in rows]), plain, atol=1e-6)
 
 
-def test_the_lstm_reads_feminine_forms():
-    """The session-8 LSTM trained on feminine forms (train_names --feminine-forms): the hand-made Russian
-    and Polish feminine rows, which the GRU and RNN (no such rows) get 0.20 and 0.53-0.80 of."""
-    lstm = NamePredictor.load(CHECKPOINTS / "names-lstm")
+@pytest.mark.parametrize("arch", ["gru", "lstm"])
+def test_the_gru_and_lstm_read_feminine_forms(arch):
+    """Both were trained on feminine forms (train_names --feminine-forms; the LSTM in session 8, the GRU in
+    session 9): the hand-made Russian and Polish feminine rows, which the RNN (no such rows) gets 0.20 and
+    0.60 of, and which the GRU got 0.20 and 0.80 of before."""
+    model = NamePredictor.load(CHECKPOINTS / f"names-{arch}")
     for language, floor in (("Russian", 0.6), ("Polish", 0.9)):
         rows = [r for r in load_eval_set() if r[2] == f"feminine:{language.upper()}"]
-        assert sum(top1(lstm, name) == label for name, label, _ in rows) >= floor * len(rows), language
-    assert top1(lstm, "Ivanova") == "Russian" and top1(lstm, "Kowalska") == "Polish"
+        assert sum(top1(model, name) == label for name, label, _ in rows) >= floor * len(rows), language
+    assert top1(model, "Ivanova") == "Russian" and top1(model, "Kowalska") == "Polish"
+
+
+def test_an_accented_ova_ending_is_czech(gru):
+    """-ová is Czech spelling (romanised Russian never writes it): x50, enough to overturn the models'
+    Russian reading of -ova, which put Czech at 7.5 % for Nováková (served Russian 0.69 with x5)."""
+    assert name_scripts.suffix_labels("jana nováková") == {"Czech"} and name_scripts.suffix_labels("novakova") == set()
+    for name in ("Nováková", "Procházková", "Jana Dvořáková"):
+        assert top1(gru, name) == "Czech", name
 
 
 @pytest.mark.parametrize("name,label", [("Hiroshi Tanaka", "Japanese"), ("Mary O'Neill", "Irish"),
@@ -115,7 +125,7 @@ def test_calibration_improves_ece_on_validation(gru):
     temperature = fit_temperature(gru, rows)
     assert abs(temperature - gru.temperature) < 1e-3  # the manifest holds what fitting gives
     # Fitting minimises the negative log-likelihood (T = 1 is a candidate, so it never rises); ECE is the
-    # figure the real-world issue bounds. A distilled model is nearly calibrated already (T = 1.01), where
+    # figure the real-world issue bounds. A distilled model is nearly calibrated already (T = 1.02), where
     # ECE may move either way by a little.
     nll = [float(torch.nn.functional.cross_entropy(logits / t, torch.tensor(y))) for t in (1.0, temperature)]
     assert nll[1] <= nll[0] + 1e-6
