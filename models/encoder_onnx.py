@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from models.char_features import FEATURE_DIM, CharBatches
 from models.checkpoint import CheckpointError
 from models.onnx_session import cpu_session
-from models.char_features import FEATURE_DIM, CharBatches
 
 log = logging.getLogger(__name__)
 EXPORT_CHECK_TEXTS = ["手内肌萎缩", "头痛", "急性上呼吸道感染伴发热", "a1😀"]
@@ -87,7 +87,8 @@ def export(directory: Path, target: Path, int8: bool) -> dict:
         if int8:
             from onnxruntime.quantization import QuantType, quantize_dynamic
             root = logging.getLogger()
-            level, root.level = root.level, logging.ERROR  # it advises "pre-processing" on the root logger
+            level = root.level
+            root.setLevel(logging.ERROR)  # it advises "pre-processing" on the root logger, at every export
             try:
                 quantize_dynamic(work / "fp32.onnx", work / "int8.onnx", weight_type=QuantType.QInt8)
             finally:
