@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer, BertModel
 
-from models.char_features import FEATURE_DIM, MAX_CHARS, POOLINGS, CharBatches, EncoderError  # noqa: F401 (re-exported)
+from models.char_features import FEATURE_DIM, MAX_CHARS, CharBatches
 from models.checkpoint import CheckpointError
 
 
@@ -74,7 +74,7 @@ class CharEncoder(CharBatches):
         self.cls_id, self.sep_id, self.pad_id, self.unk_id = t.cls_token_id, t.sep_token_id, t.pad_token_id, t.unk_token_id
 
     def pieces(self, ch: str) -> list[int]:
-        return self.tokenizer.convert_tokens_to_ids(self.tokenizer.tokenize(ch))
+        return [vocab_id(self.tokenizer, ch)]  # the id pretraining gave this character
 
     @torch.inference_mode()
     def features(self, texts: list[str], pooling: str = "mean") -> tuple[torch.Tensor, torch.Tensor]:

@@ -4,10 +4,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.checkpoint import CheckpointError, load_checkpoint
-from models.paths import ONNX_CACHE
 from models.char_features import FEATURE_DIM, MAX_CHARS
+from models.checkpoint import CheckpointError, load_checkpoint
 from models.entity_rnn import EntityRNN, EntityRNNConfig
+from models.paths import ONNX_CACHE
 
 VALID = 1  # class index of "valid entity"
 RUNTIMES = ("onnx", "torch")  # the encoder in ONNX Runtime (models/encoder_onnx.py) or in transformers/torch

@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from models.name_predictor import NamePredictor
-from models.names_data import feminine_form, load_corpus
+from models.names_data import Corpus, feminine_form, load_corpus
 from models.paths import CHECKPOINTS, NAMES_DIR, REPORTS
 
 EVAL_SET = Path(__file__).resolve().parent / "eval_data" / "realworld_names.tsv"
@@ -47,22 +47,25 @@ def evaluate(predictor: NamePredictor, rows) -> dict:
     return {k: {"top1": round(sum(v) / len(v), 4), "n": len(v)} for k, v in sorted(groups.items())}
 
 
-def corpus_top1(predictor: NamePredictor, data: Path, seed: int = 0) -> float:
-    rows = load_corpus(data).split("test", seed)
+def top1_right(predictor: NamePredictor, rows: list[tuple[str, int]]) -> list[bool]:
+    """Whether the served top-1 is the row's label, for each (name, label index) row."""
     probs = predictor.probabilities([n for n, _ in rows])
-    return round(sum(int(p) == y for p, (_, y) in zip(probs.argmax(1).tolist(), rows)) / len(rows), 4)
+    return [int(p) == y for p, (_, y) in zip(probs.argmax(1).tolist(), rows)]
 
 
-def feminine_test_top1(predictor: NamePredictor, data: Path, seed: int = 0) -> dict:
+def corpus_top1(predictor: NamePredictor, corpus: Corpus, seed: int = 0) -> float:
+    right = top1_right(predictor, corpus.split("test", seed))
+    return round(sum(right) / len(right), 4)
+
+
+def feminine_test_top1(predictor: NamePredictor, corpus: Corpus, seed: int = 0) -> dict:
     """Top-1 on the feminine forms of the test split's Russian, Polish and Czech names (Ivanova from a held-out
     Ivanov), per language: the corpus lists almost only masculine forms, so its own test split cannot see this."""
-    corpus = load_corpus(data)
     known = {n for n, _ in corpus.rows}
     rows = [(form, y) for n, y in corpus.split("test", seed)
             if (form := feminine_form(n, corpus.labels[y])) and form not in known]
-    right = [int(p) == y for p, (_, y) in zip(predictor.probabilities([n for n, _ in rows]).argmax(1).tolist(), rows)]
     groups = defaultdict(list)
-    for ok, (_, y) in zip(right, rows):
+    for ok, (_, y) in zip(top1_right(predictor, rows), rows):
         groups[corpus.labels[y]].append(ok)
         groups["(all)"].append(ok)
     return {k: {"top1": round(sum(v) / len(v), 4), "n": len(v)} for k, v in sorted(groups.items())}
@@ -73,12 +76,12 @@ def main(argv=None):
     ap.add_argument("--arch", nargs="+", default=["gru", "lstm", "rnn"])
     ap.add_argument("--data", type=Path, default=NAMES_DIR)
     args = ap.parse_args(argv)
-    rows = load_eval_set()
+    rows, corpus = load_eval_set(), load_corpus(args.data)
     report = {}
     for arch in args.arch:
         predictor = NamePredictor.load(CHECKPOINTS / f"names-{arch}")
-        report[arch] = {"realworld": evaluate(predictor, rows), "corpus_test_top1_served": corpus_top1(predictor, args.data),
-                        "feminine_forms_of_test_names": feminine_test_top1(predictor, args.data)}
+        report[arch] = {"realworld": evaluate(predictor, rows), "corpus_test_top1_served": corpus_top1(predictor, corpus),
+                        "feminine_forms_of_test_names": feminine_test_top1(predictor, corpus)}
         print(arch, json.dumps(report[arch], ensure_ascii=False))
     REPORTS.mkdir(parents=True, exist_ok=True)
     (REPORTS / "realworld.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -98,12 +98,8 @@ class NamePredictor:
             mask[[self.index[label] for label in allowed if label in self.index]] = 1
             row.copy_(row * mask if float((row * mask).sum()) > 0 else mask)
         elif not allowed:  # Latin-only names: diacritics and particles the corpus cannot teach
-            boosts = [(self.index[label], name_scripts.DIACRITIC_BOOST)
-                      for label in name_scripts.diacritic_labels(name) & self.index.keys()]
-            boosts += [(self.index[label], name_scripts.PARTICLE_BOOST)
-                       for label in name_scripts.particle_labels(name) & self.index.keys()]
-            boosts += [(self.index[label], name_scripts.SUFFIX_BOOST)
-                       for label in name_scripts.suffix_labels(name) & self.index.keys()]
+            boosts = [(self.index[label], factor) for label, factor in name_scripts.latin_evidence(name)
+                      if label in self.index]
             if not boosts:
                 return
             for i, boost in boosts:

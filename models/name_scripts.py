@@ -146,6 +146,14 @@ def suffix_labels(normalised: str) -> set[str]:
             for suffix, labels in SUFFIX_LABELS.items() if word.endswith(suffix) for label in labels}
 
 
+def latin_evidence(name: str) -> list[tuple[str, float]]:
+    """(language, factor) for each piece of evidence in a Latin-script name that the corpus cannot teach:
+    diacritics, particles and prefixes, endings."""
+    return ([(label, DIACRITIC_BOOST) for label in diacritic_labels(name)]
+            + [(label, PARTICLE_BOOST) for label in particle_labels(name)]
+            + [(label, SUFFIX_BOOST) for label in suffix_labels(name)])
+
+
 # Only words that are not also common names: nameparser's list (~600 titles) holds King, Judge and Dean,
 # and a parse costs ~0.3 ms, more than this whole step on the request path.
 HONORIFICS = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "rev", "herr", "frau", "mme", "mlle",

@@ -37,8 +37,9 @@ from tqdm import tqdm
 from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast, DataCollatorForLanguageModeling
 
 from models.batching import length_buckets
+from models.char_features import MAX_CHARS
 from models.entity_data import KINDS, make_negative, read_lexicon, split_of
-from models.entity_encoder import MAX_CHARS, vocab_id
+from models.entity_encoder import vocab_id
 from models.paths import CHECKPOINTS, ENTITIES_FILE
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

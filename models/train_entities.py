@@ -18,9 +18,10 @@ from torch.nn.utils.rnn import pad_sequence
 from tqdm import tqdm
 
 from models.batching import length_buckets
+from models.char_features import POOLINGS
 from models.checkpoint import save_checkpoint
 from models.entity_data import build_split, read_lexicon
-from models.entity_encoder import POOLINGS, CharEncoder
+from models.entity_encoder import CharEncoder
 from models.entity_rnn import EntityRNN, EntityRNNConfig
 from models.paths import CHECKPOINTS, ENTITIES_FILE
 

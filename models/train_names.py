@@ -14,6 +14,7 @@ and the RNN's teachers, use --schedule onecycle --epochs 20; README has the exac
 """
 import argparse
 import json
+import random
 import time
 from collections import Counter
 from pathlib import Path
@@ -82,14 +83,14 @@ def train(args) -> Path:
     corpus = load_corpus(args.data)
     train_rows, val_rows = corpus.split("train", args.seed), corpus.split("val", args.seed)
     if args.limit:  # a random sample, so every language can appear
-        import random
         rng = random.Random(args.seed)
         train_rows = rng.sample(train_rows, min(args.limit, len(train_rows)))
         val_rows = rng.sample(val_rows, min(max(args.limit // 4, 8), len(val_rows)))
+    # weighed by the corpus's own counts: added forms must not make a language's errors count for less
+    weights = class_weights(train_rows, len(corpus.labels), args.class_weight_power)
     teacher_names = [n for n, _ in train_rows]
     added = feminine_rows(train_rows, corpus, args.seed) if args.feminine_forms else []
     if 0 < args.feminine_forms < 1:  # a seeded sample: every added row shifts the prior towards Russian
-        import random
         added = random.Random(args.seed).sample(added, round(args.feminine_forms * len(added)))
     if added:
         print(f"feminine forms: {len(added)} training rows added to {len(train_rows)}")
@@ -100,8 +101,6 @@ def train(args) -> Path:
                                   embed_dim=args.embed_dim, hidden_size=args.hidden, num_layers=args.layers,
                                   dropout=args.dropout)
     model = NameClassifier(config)
-    # weighed by the corpus's own counts: added forms must not make a language's errors count for less
-    weights = class_weights(train_rows[: len(train_rows) - len(added)], len(corpus.labels), args.class_weight_power)
     loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=args.label_smoothing)
     eval_loss = nn.CrossEntropyLoss()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)

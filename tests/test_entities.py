@@ -10,7 +10,8 @@ import torch
 from models import pretrain_encoder, train_entities
 from models.checkpoint import CheckpointError
 from models.entity_data import KINDS, build_split
-from models.entity_encoder import FEATURE_DIM, CharEncoder, EncoderError
+from models.char_features import FEATURE_DIM, EncoderError
+from models.entity_encoder import CharEncoder
 from models.entity_reviewer import EntityReviewer
 from models.entity_rnn import EntityRNN, EntityRNNConfig
 
