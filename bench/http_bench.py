@@ -32,6 +32,7 @@ CONFIGS = {
     "sync 2w": {**GTHREAD, "WORKER_CLASS": "sync", "THREADS": "1"},
     "gthread 4w x 2t": {**GTHREAD, "WORKERS": "4", "THREADS": "2"},
     "gthread 2w x 4t, cross-request batching": {**GTHREAD, "CROSS_REQUEST_BATCHING": "true"},
+    "gthread 2w x 4t, cross-request batching up to 8": {**GTHREAD, "CROSS_REQUEST_BATCHING": "true", "MAX_BATCH_ITEMS": "8"},
     "gthread 2w x 4t, 2 malloc arenas": {**GTHREAD, "MALLOC_ARENAS": "2"},
     "gthread 2w x 4t, glibc dynamic mmap threshold": {**GTHREAD, "MALLOC_MMAP_THRESHOLD": "0"},
     "gthread 2w x 4t, responses not remembered": {**GTHREAD, "REMEMBER_RESPONSES": "false"},

@@ -6,6 +6,7 @@ genuinely ambiguous). The split hashes the normalised *name*, so every row of a 
 in the same split and no test name is ever seen in training.
 """
 import hashlib
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,3 +84,35 @@ def feminine_rows(rows: list[tuple[str, int]], corpus: Corpus, seed: int = 0) ->
         if form and form not in held_out and (form, label) not in have:
             out.setdefault((form, label), name)
     return [(form, label, masculine) for (form, label), masculine in out.items()]
+
+
+def transfer_names(rows: list[tuple[str, int]], corpus: Corpus, count: int, seed: int = 0) -> list[str]:
+    """`count` unlabelled made-up names near the training rows, for distillation only (the teachers label them):
+    in the spirit of MUNGE (Bucila et al., 2006), which compresses an ensemble into one model by having it
+    label synthetic examples drawn near the training data. Half splice the start of one training name onto
+    the end of another of the same language (Naka|mura + Yama|moto -> Nakamoto), half change one character of
+    a training name into a letter that language uses. A held-out name, a corpus name, or a repeat is skipped."""
+    rng = random.Random(seed)
+    held_out = {n for n, _ in corpus.split("val", seed) + corpus.split("test", seed)}
+    skip = held_out | {n for n, _ in corpus.rows}
+    by_label: dict[int, list[str]] = {}
+    for name, label in rows:
+        if len(name) >= 3:
+            by_label.setdefault(label, []).append(name)
+    letters = {label: sorted({c for n in names for c in n if c.isalpha()}) for label, names in by_label.items()}
+    labels = [label for _, label in rows if label in by_label]  # languages drawn as often as the corpus has them
+    out: dict[str, None] = {}
+    for _ in range(count * 20):
+        if len(out) >= count:
+            break
+        label = rng.choice(labels)
+        a = rng.choice(by_label[label])
+        if rng.random() < 0.5:
+            b = rng.choice(by_label[label])
+            name = a[: rng.randrange(2, len(a))] + b[rng.randrange(1, len(b) - 1):]
+        else:
+            i = rng.randrange(len(a))
+            name = a[:i] + rng.choice(letters[label]) + a[i + 1:]
+        if name not in skip and 2 <= len(name) <= 32:
+            out.setdefault(name)
+    return list(out)

@@ -11,6 +11,7 @@ one; README "Recipe sweep" has the measured trade-off.
 --teacher DIR...: knowledge distillation from checkpoints trained on the same split (what ships since
 session 6: five teachers with --init-seed 0..4, then the student; since session 7 the GRU and RNN students,
 and the RNN's teachers, use --schedule onecycle --epochs 20; README has the exact commands).
+--transfer RATIO also distils on made-up names near the training ones (measured in session 10: no gain).
 """
 import argparse
 import json
@@ -28,8 +29,10 @@ from models.countries import COUNTRIES_VERSION, LANGUAGE_COUNTRIES
 from models.name_classifier import NameClassifier, NameClassifierConfig, collate
 from models.name_predictor import NamePredictor
 from models.name_text import CharVocab, build_vocab
-from models.names_data import feminine_rows, load_corpus
+from models.names_data import feminine_rows, load_corpus, transfer_names
 from models.paths import CHECKPOINTS, NAMES_DIR
+
+UNLABELLED = -100  # nn.CrossEntropyLoss's ignore_index
 
 
 def label_counts(rows, num_labels: int) -> list[int]:
@@ -89,6 +92,9 @@ def train(args) -> Path:
     # weighed by the corpus's own counts: added forms must not make a language's errors count for less
     weights = class_weights(train_rows, len(corpus.labels), args.class_weight_power)
     teacher_names = [n for n, _ in train_rows]
+    transfer = transfer_names(train_rows, corpus, round(args.transfer * len(train_rows)), args.seed) if args.transfer else []
+    if transfer and not args.teacher:
+        raise SystemExit("--transfer rows have no labels: they need --teacher")
     added = feminine_rows(train_rows, corpus, args.seed) if args.feminine_forms else []
     if 0 < args.feminine_forms < 1:  # a seeded sample: every added row shifts the prior towards Russian
         added = random.Random(args.seed).sample(added, round(args.feminine_forms * len(added)))
@@ -104,13 +110,16 @@ def train(args) -> Path:
     loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=args.label_smoothing)
     eval_loss = nn.CrossEntropyLoss()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    steps_per_epoch = (len(train_rows) + args.batch_size - 1) // args.batch_size
+    gen = torch.Generator().manual_seed(init_seed)
+    # transfer names carry no label (UNLABELLED is ignored by the cross-entropy): they learn from the teachers only
+    encoded = [(vocab.encode(n), y) for n, y in train_rows] + [(vocab.encode(n), UNLABELLED) for n in transfer]
+    if transfer:
+        print(f"transfer names: {len(transfer)} unlabelled rows added for distillation")
+    steps_per_epoch = (len(encoded) + args.batch_size - 1) // args.batch_size
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch,
                                                 pct_start=0.1) if args.schedule == "onecycle" else None
-    gen = torch.Generator().manual_seed(init_seed)
-    encoded = [(vocab.encode(n), y) for n, y in train_rows]
     teachers = load_teachers(args.teacher, corpus, args.seed)
-    soft = teacher_targets(teachers, teacher_names, args.distill_temperature) if teachers else None
+    soft = teacher_targets(teachers, teacher_names + transfer, args.distill_temperature) if teachers else None
 
     history, best, best_state, stale = [], -1.0, None, 0
     start = time.time()
@@ -122,7 +131,8 @@ def train(args) -> Path:
             idx = order[i : i + args.batch_size]
             batch = [encoded[j] for j in idx]
             logits = model(*collate([ids for ids, _ in batch]))
-            loss = loss_fn(logits, torch.tensor([y for _, y in batch]))
+            y = torch.tensor([y for _, y in batch])
+            loss = loss_fn(logits, y) if bool((y != UNLABELLED).any()) else logits.sum() * 0.0
             if soft is not None:  # Hinton et al. (2015): match the teachers' softened distribution, scaled by T^2
                 t = args.distill_temperature
                 kl = nn.functional.kl_div(torch.log_softmax(logits / t, -1), soft[idx], reduction="batchmean")
@@ -159,7 +169,7 @@ def train(args) -> Path:
         "prior_adjustment": {"tau": args.prior_tau,
                              "train_label_counts": label_counts(train_rows, len(corpus.labels))},
         "training": {"data_fingerprint": corpus.fingerprint, "seed": args.seed, "init_seed": init_seed, "train_rows": len(train_rows),
-                     "feminine_form_rows": len(added), "val_rows": len(val_rows), "epochs_run": len(history), "best_val_accuracy": best,
+                     "feminine_form_rows": len(added), "transfer_rows": len(transfer), "val_rows": len(val_rows), "epochs_run": len(history), "best_val_accuracy": best,
                      "class_weight_power": args.class_weight_power, "lr": args.lr, "batch_size": args.batch_size,
                      "schedule": args.schedule, "label_smoothing": args.label_smoothing,
                      "distillation": {"teachers": [t.version for t in teachers],
@@ -205,6 +215,9 @@ def parser():
                     help="checkpoints whose averaged answers the model also learns from (knowledge distillation)")
     ap.add_argument("--distill-weight", type=float, default=0.5, help="share of the loss given to the teachers")
     ap.add_argument("--distill-temperature", type=float, default=2.0)
+    ap.add_argument("--transfer", type=float, default=0.0, metavar="RATIO",
+                    help="also distil on RATIO x the training rows of made-up names near them, labelled by the "
+                         "teachers only (models/names_data.transfer_names)")
     ap.add_argument("--no-calibrate", dest="calibrate", action="store_false")
     ap.add_argument("--limit", type=int, default=0, help="train on a seeded random sample of N training rows (and N/4 validation rows, at most all)")
     ap.add_argument("--threads", type=int, default=0)

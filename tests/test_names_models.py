@@ -8,7 +8,7 @@ import torch
 from models.checkpoint import CheckpointError
 from models.name_predictor import NamePredictor
 from models.name_text import MAX_NAME_CHARS, CharVocab, build_vocab, normalise
-from models.names_data import feminine_form, feminine_rows, load_corpus
+from models.names_data import feminine_form, feminine_rows, load_corpus, transfer_names
 from models.paths import CHECKPOINTS
 from models import train_names
 
@@ -89,6 +89,17 @@ def test_feminine_rows_never_add_a_held_out_name(tmp_path):
     assert len(added) < len(corpus.split("train", 0)) / 2  # the Czech rows gave none; held-out forms were dropped
 
 
+def test_transfer_names_are_new_seeded_and_never_held_out(tmp_path):
+    corpus = load_corpus(tiny_names(tmp_path))
+    train = corpus.split("train")
+    made = transfer_names(train, corpus, 40)
+    assert made == transfer_names(train, corpus, 40) and made != transfer_names(train, corpus, 40, seed=1)
+    known = {n for n, _ in corpus.rows}  # every corpus name, held-out ones included
+    assert len(made) == len(set(made)) == 40 and not known & set(made)
+    letters = {c for n, _ in train for c in n}
+    assert all(set(n) <= letters for n in made)  # no character the student's vocabulary lacks
+
+
 def test_smoke_distillation_from_teacher_checkpoints(tmp_path):
     data, teacher, student = tiny_names(tmp_path), tmp_path / "teacher", tmp_path / "student"
     train_names.main(["--arch", "rnn", "--data", str(data), "--out", str(teacher), *TINY])
@@ -98,12 +109,15 @@ def test_smoke_distillation_from_teacher_checkpoints(tmp_path):
     expected = torch.softmax(torch.log_softmax(t.calibrate(t.logits(names)), -1) / 2.0, -1)
     assert torch.allclose(soft, expected, atol=1e-6) and torch.allclose(soft.sum(1), torch.ones(2))
     train_names.main(["--arch", "gru", "--data", str(data), "--out", str(student), "--init-seed", "3",
-                      "--teacher", str(teacher), "--distill-weight", "0.7", "--feminine-forms", *TINY])
+                      "--teacher", str(teacher), "--distill-weight", "0.7", "--feminine-forms", "--transfer", "0.5", *TINY])
     training = json.loads((student / "manifest.json").read_text())["training"]
     assert training["feminine_form_rows"] > 0  # the tiny Russian names all end in -ov
+    assert training["transfer_rows"] == round(0.5 * len(load_corpus(data).split("train")))
     assert training["distillation"] == {"teachers": [t.version], "weight": 0.7, "temperature": 2.0}
     assert training["init_seed"] == 3 and training["seed"] == 0
     assert training["history"][-1]["train_loss"] < 0.5 * training["history"][0]["train_loss"]
+    with pytest.raises(SystemExit, match="need --teacher"):  # made-up names have no label of their own
+        train_names.main(["--arch", "gru", "--data", str(data), "--out", str(tmp_path / "y"), "--transfer", "1", *TINY])
     with pytest.raises(SystemExit, match="split seed"):  # a teacher from another split would leak its names
         train_names.main(["--arch", "gru", "--data", str(data), "--out", str(tmp_path / "x"), "--seed", "1",
                           "--teacher", str(teacher), *TINY])
