@@ -131,8 +131,9 @@ def train(args) -> Path:
             idx = order[i : i + args.batch_size]
             batch = [encoded[j] for j in idx]
             logits = model(*collate([ids for ids, _ in batch]))
-            y = torch.tensor([y for _, y in batch])
-            loss = loss_fn(logits, y) if bool((y != UNLABELLED).any()) else logits.sum() * 0.0
+            labels = torch.tensor([y for _, y in batch])
+            # a batch of transfer names only has no cross-entropy term (its mean over no rows would be NaN)
+            loss = loss_fn(logits, labels) if bool((labels != UNLABELLED).any()) else logits.sum() * 0.0
             if soft is not None:  # Hinton et al. (2015): match the teachers' softened distribution, scaled by T^2
                 t = args.distill_temperature
                 kl = nn.functional.kl_div(torch.log_softmax(logits / t, -1), soft[idx], reduction="batchmean")
