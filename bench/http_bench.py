@@ -1,16 +1,18 @@
 """HTTP benchmarks with wrk against real gunicorn + redis on loopback, several worker settings.
 
-    .venv/bin/python bench/http_bench.py [--duration 10] [--connections 8] [--configs all|default]
+    .venv/bin/python bench/http_bench.py [--duration 10] [--connections 8] [--configs NAME ...] [--rounds N]
 
 For each gunicorn setting it starts redis-server + gunicorn on free ports, measures time to
 /ready and worker RSS, then runs the scenarios for a fixed duration. Ratios are taken within
-one run (absolute numbers drift on shared machines). Prints markdown tables.
+one run (absolute numbers drift on shared machines); with --rounds N every setting runs N times in
+alternating order and the median ratio over the rounds is printed too. Prints markdown tables.
 """
 import argparse
 import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -139,6 +141,8 @@ def main():
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--configs", nargs="*", default=None, help="setting names to run (default: all)")
     ap.add_argument("--scenarios", nargs="*", default=SCENARIOS, choices=SCENARIOS)
+    ap.add_argument("--rounds", type=int, default=1, help="run every setting this many times, alternating the order, "
+                                                          "and print the median ratio over the rounds")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
@@ -148,25 +152,35 @@ def main():
     chosen = {k: v for k, v in CONFIGS.items() if not args.configs or k in args.configs}
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, settings in chosen.items():
-            runs.append(bench_config(name, settings, args.duration, args.connections, Path(tmp), args.scenarios))
-            print(f"... {name} done", file=sys.stderr)
+        for r in range(args.rounds):  # every other round in reverse order: a slow spell must not favour one setting
+            for name, settings in (chosen.items() if r % 2 == 0 else reversed(chosen.items())):
+                runs.append({**bench_config(name, settings, args.duration, args.connections, Path(tmp), args.scenarios),
+                             "round": r + 1})
+                print(f"... {name} done (round {r + 1})", file=sys.stderr)
     print(f"wrk: 2 threads, {args.connections} connections (1 for *_c1), {args.duration} s per scenario\n")
-    print("| setting | scenario | req/s | × health | p50 ms | p95 ms | p99 ms | errors | worker CPU split (attempts) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| setting | round | scenario | req/s | × health | p50 ms | p95 ms | p99 ms | errors | worker CPU split (attempts) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for run in runs:
         health = run["results"]["health"]["rps"]
         for scenario, r in run["results"].items():
             extra = f" ({r['rps'] * 256:,.0f} names/s = {r['rps'] * 256 / limits['names_per_s']:.2f}× model limit)" \
                 if scenario == "batch256" else ""
-            print(f"| {run['name']} | {scenario}{extra} | {r['rps']:,.0f} | {r['rps'] / health:.2f} | {r['p50_ms']:.2f} | "
-                  f"{r['p95_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | "
+            print(f"| {run['name']} | {run['round']} | {scenario}{extra} | {r['rps']:,.0f} | {r['rps'] / health:.2f} | "
+                  f"{r['p50_ms']:.2f} | {r['p95_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} | "
                   f"{' / '.join(f'{x:.2f}' for x in r['worker_cpu_split'])} ({r['attempts']}) |")
-    print("\n| setting | start → /ready s | max worker RSS MB | max worker USS MB |")
-    print("|---|---|---|---|")
+    if args.rounds > 1:  # each round's ratio is taken within its own run; the median over rounds is what to quote
+        print("\n| setting | scenario | median × health over rounds | range | median p50 ms |")
+        print("|---|---|---|---|---|")
+        for name in chosen:
+            mine = [run for run in runs if run["name"] == name]
+            for scenario in mine[0]["results"]:
+                ratios = [run["results"][scenario]["rps"] / run["results"]["health"]["rps"] for run in mine]
+                p50 = statistics.median(run["results"][scenario]["p50_ms"] for run in mine)
+                print(f"| {name} | {scenario} | {statistics.median(ratios):.2f} | {min(ratios):.2f}–{max(ratios):.2f} | {p50:.2f} |")
+    print("\n| setting | round | start → /ready s | max worker RSS MB | max worker USS MB |")
+    print("|---|---|---|---|---|")
     for run in runs:
-        print(f"| {run['name']} | {run['ready_s']:.1f} | {run['worker_rss_mb']:.0f} | {run['worker_uss_mb']:.0f} |")
-
+        print(f"| {run['name']} | {run['round']} | {run['ready_s']:.1f} | {run['worker_rss_mb']:.0f} | {run['worker_uss_mb']:.0f} |")
 
 if __name__ == "__main__":
     main()
