@@ -7,9 +7,12 @@ import torch
 
 
 def fit_temperature(predictor, rows, batch_size: int = 2048) -> float:
-    # .clone(): an ordinary tensor, usable by autograd outside inference mode
-    logits = predictor.logits_in_batches([n for n, _ in rows], batch_size).clone()
-    y = torch.tensor([label for _, label in rows])
+    logits = predictor.logits_in_batches([n for n, _ in rows], batch_size)
+    return fit_temperature_to_logits(logits, torch.tensor([label for _, label in rows]))
+
+
+def fit_temperature_to_logits(logits: torch.Tensor, y: torch.Tensor) -> float:
+    logits = logits.detach().clone()  # an ordinary tensor, usable by autograd outside inference mode
     log_t = torch.zeros(1, requires_grad=True)  # optimise log T so T stays positive
     opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200)
 

@@ -11,7 +11,8 @@ one; README "Recipe sweep" has the measured trade-off.
 --teacher DIR...: knowledge distillation from checkpoints trained on the same split (what ships since
 session 6: five teachers with --init-seed 0..4, then the student; since session 7 the GRU and RNN students,
 and the RNN's teachers, use --schedule onecycle --epochs 20; README has the exact commands).
---transfer RATIO also distils on made-up names near the training ones (measured in session 10: no gain).
+--transfer RATIO also distils on made-up names near the training ones, --ngram-teachers K also from K character
+n-gram models trained in the run (models/ngram_teacher.py); measured in session 10, neither shipped (README).
 """
 import argparse
 import json
@@ -30,6 +31,7 @@ from models.name_classifier import NameClassifier, NameClassifierConfig, collate
 from models.name_predictor import NamePredictor
 from models.name_text import CharVocab, build_vocab
 from models.names_data import feminine_rows, load_corpus, transfer_names
+from models.ngram_teacher import train_ngram_teacher
 from models.paths import CHECKPOINTS, NAMES_DIR
 
 UNLABELLED = -100  # nn.CrossEntropyLoss's ignore_index
@@ -48,9 +50,9 @@ def class_weights(rows, num_labels: int, power: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def teacher_targets(teachers: list[NamePredictor], names: list[str], temperature: float) -> torch.Tensor:
-    """Soft targets [len(names), labels] from an ensemble of trained checkpoints: the mean of their
-    calibrated log-probabilities (a geometric mean of their answers), softened by `temperature`."""
+def teacher_targets(teachers: list, names: list[str], temperature: float) -> torch.Tensor:
+    """Soft targets [len(names), labels] from an ensemble (NamePredictor checkpoints, NgramTeacher models): the
+    mean of their calibrated log-probabilities (a geometric mean of their answers), softened by `temperature`."""
     logps = [torch.log_softmax(t.calibrate(t.logits_in_batches(names, 1024)), -1) for t in teachers]
     return torch.softmax(torch.stack(logps).mean(0) / temperature, -1)
 
@@ -91,10 +93,10 @@ def train(args) -> Path:
         val_rows = rng.sample(val_rows, min(max(args.limit // 4, 8), len(val_rows)))
     # weighed by the corpus's own counts: added forms must not make a language's errors count for less
     weights = class_weights(train_rows, len(corpus.labels), args.class_weight_power)
-    teacher_names = [n for n, _ in train_rows]
+    teacher_names, corpus_rows = [n for n, _ in train_rows], train_rows
     transfer = transfer_names(train_rows, corpus, round(args.transfer * len(train_rows)), args.seed) if args.transfer else []
-    if transfer and not args.teacher:
-        raise SystemExit("--transfer rows have no labels: they need --teacher")
+    if transfer and not (args.teacher or args.ngram_teachers):
+        raise SystemExit("--transfer rows have no labels: they need --teacher or --ngram-teachers")
     added = feminine_rows(train_rows, corpus, args.seed) if args.feminine_forms else []
     if 0 < args.feminine_forms < 1:  # a seeded sample: every added row shifts the prior towards Russian
         added = random.Random(args.seed).sample(added, round(args.feminine_forms * len(added)))
@@ -119,7 +121,12 @@ def train(args) -> Path:
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch,
                                                 pct_start=0.1) if args.schedule == "onecycle" else None
     teachers = load_teachers(args.teacher, corpus, args.seed)
-    soft = teacher_targets(teachers, teacher_names + transfer, args.distill_temperature) if teachers else None
+    # n-gram teachers: trained here on the corpus's training rows (seconds each), a second kind of model to average
+    ngram = [train_ngram_teacher(corpus_rows, val_rows, len(corpus.labels), weights, seed=k)
+             for k in tqdm(range(args.ngram_teachers), desc="n-gram teachers", leave=False)]
+    for k, t in enumerate(ngram):
+        print(f"n-gram teacher {k}: val_acc={t.val_accuracy:.4f} temperature={t.temperature:.3f}")
+    soft = teacher_targets(teachers + ngram, teacher_names + transfer, args.distill_temperature) if teachers or ngram else None
 
     history, best, best_state, stale = [], -1.0, None, 0
     start = time.time()
@@ -174,8 +181,11 @@ def train(args) -> Path:
                      "class_weight_power": args.class_weight_power, "lr": args.lr, "batch_size": args.batch_size,
                      "schedule": args.schedule, "label_smoothing": args.label_smoothing,
                      "distillation": {"teachers": [t.version for t in teachers],
-                                      "weight": args.distill_weight, "temperature": args.distill_temperature}
-                     if teachers else None,
+                                      "weight": args.distill_weight, "temperature": args.distill_temperature,
+                                      **({"ngram_teachers": [{"seed": k, "val_accuracy": t.val_accuracy,
+                                                              "temperature": t.temperature} for k, t in enumerate(ngram)]}
+                                         if ngram else {})}
+                     if teachers or ngram else None,
                      "minutes": round((time.time() - start) / 60, 2), "history": history},
     }
     if args.calibrate:
@@ -216,6 +226,9 @@ def parser():
                     help="checkpoints whose averaged answers the model also learns from (knowledge distillation)")
     ap.add_argument("--distill-weight", type=float, default=0.5, help="share of the loss given to the teachers")
     ap.add_argument("--distill-temperature", type=float, default=2.0)
+    ap.add_argument("--ngram-teachers", type=int, default=0, metavar="K",
+                    help="also distil from K character n-gram models trained here (models/ngram_teacher.py), "
+                         "averaged with the --teacher checkpoints as K more teachers")
     ap.add_argument("--transfer", type=float, default=0.0, metavar="RATIO",
                     help="also distil on RATIO x the training rows of made-up names near them, labelled by the "
                          "teachers only (models/names_data.transfer_names)")

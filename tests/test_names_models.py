@@ -116,11 +116,25 @@ def test_smoke_distillation_from_teacher_checkpoints(tmp_path):
     assert training["distillation"] == {"teachers": [t.version], "weight": 0.7, "temperature": 2.0}
     assert training["init_seed"] == 3 and training["seed"] == 0
     assert training["history"][-1]["train_loss"] < 0.5 * training["history"][0]["train_loss"]
-    with pytest.raises(SystemExit, match="need --teacher"):  # made-up names have no label of their own
+    with pytest.raises(SystemExit, match="need --teacher or --ngram-teachers"):  # made-up names have no label of their own
         train_names.main(["--arch", "gru", "--data", str(data), "--out", str(tmp_path / "y"), "--transfer", "1", *TINY])
     with pytest.raises(SystemExit, match="split seed"):  # a teacher from another split would leak its names
         train_names.main(["--arch", "gru", "--data", str(data), "--out", str(tmp_path / "x"), "--seed", "1",
                           "--teacher", str(teacher), *TINY])
+
+
+def test_ngram_teachers_train_here_and_teach_a_student(tmp_path):
+    from models.ngram_teacher import BUCKETS, gram_ids
+    ids = gram_ids("kato")
+    assert ids == gram_ids("kato") and len(ids) == 6 + 5 + 4 + 3 + 2 and all(0 <= i < BUCKETS for i in ids)
+    assert gram_ids("") and gram_ids("\ud800x")  # any text hashes, even a lone surrogate
+    data, student = tiny_names(tmp_path), tmp_path / "student"
+    train_names.main(["--arch", "gru", "--data", str(data), "--out", str(student), "--ngram-teachers", "2",
+                      "--transfer", "0.5", *TINY])
+    distillation = json.loads((student / "manifest.json").read_text())["training"]["distillation"]
+    assert distillation["teachers"] == [] and [t["seed"] for t in distillation["ngram_teachers"]] == [0, 1]
+    assert all(t["val_accuracy"] > 0.9 and t["temperature"] > 0 for t in distillation["ngram_teachers"])  # -ka vs -ov
+    assert NamePredictor.load(student).labels == ["Japanese", "Russian"]
 
 
 @pytest.fixture(scope="module", params=["gru", "lstm", "rnn"])
