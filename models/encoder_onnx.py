@@ -158,7 +158,6 @@ class OnnxCharEncoder(CharBatches):
         return torch.from_numpy(hidden[:, 1 : 1 + int(lengths.max())]), lengths
 
 
-
 def main(argv=None):
     """Make (or find) the cached export the service will load: `make serve` and the Dockerfile run this
     so that not even the first worker start has to import transformers."""

@@ -91,10 +91,9 @@ def transfer_names(rows: list[tuple[str, int]], corpus: Corpus, count: int, seed
     in the spirit of MUNGE (Bucila et al., 2006), which compresses an ensemble into one model by having it
     label synthetic examples drawn near the training data. Half splice the start of one training name onto
     the end of another of the same language (Naka|mura + Yama|moto -> Nakamoto), half change one character of
-    a training name into a letter that language uses. A held-out name, a corpus name, or a repeat is skipped."""
+    a training name into a letter that language uses. A corpus name (held-out ones included) or a repeat is skipped."""
     rng = random.Random(seed)
-    held_out = {n for n, _ in corpus.split("val", seed) + corpus.split("test", seed)}
-    skip = held_out | {n for n, _ in corpus.rows}
+    skip = {n for n, _ in corpus.rows}
     by_label: dict[int, list[str]] = {}
     for name, label in rows:
         if len(name) >= 3:

@@ -66,7 +66,7 @@ def train_ngram_teacher(train_rows, val_rows, num_labels: int, weights: torch.Te
     opts = [torch.optim.SparseAdam(list(model.embed.parameters()), lr=lr), torch.optim.Adam(model.head.parameters(), lr=lr)]
     loss_fn = nn.CrossEntropyLoss(weight=weights)
     val_names, val_y = [n for n, _ in val_rows], torch.tensor([y for _, y in val_rows])
-    best, best_state = -1.0, None
+    best, best_state, best_logits = -1.0, None, None
     for _ in range(epochs):
         model.train()
         rows = list(train_rows)
@@ -81,10 +81,9 @@ def train_ngram_teacher(train_rows, val_rows, num_labels: int, weights: torch.Te
                 opt.step()
         model.eval()
         with torch.no_grad():
-            accuracy = float((model(*bags(val_names)).argmax(-1) == val_y).float().mean())
+            logits = model(*bags(val_names))
+        accuracy = float((logits.argmax(-1) == val_y).float().mean())
         if accuracy > best:
-            best, best_state = accuracy, {k: v.clone() for k, v in model.state_dict().items()}
+            best, best_state, best_logits = accuracy, {k: v.clone() for k, v in model.state_dict().items()}, logits
     model.load_state_dict(best_state)
-    teacher = NgramTeacher(model, 1.0, best)
-    teacher.temperature = fit_temperature_to_logits(teacher.logits_in_batches(val_names), val_y)
-    return teacher
+    return NgramTeacher(model, fit_temperature_to_logits(best_logits, val_y), best)
