@@ -50,20 +50,20 @@ test-deps:  ## Debian chromium (demo-page browser test), nginx (scale-out test),
 test: install test-deps  ## the whole suite (starts its own redis-server/supervisord on free ports)
 	$(VENV)/bin/python -m pytest -q tests
 
-train-names:  ## retrain the three shipped name checkpoints (about 10 min on 2 cores)
-	for arch in gru lstm rnn; do $(VENV)/bin/python -m models.train_names --arch $$arch; done
+train-names: install  ## rebuild the shipped name checkpoints: teachers, then students (models/train_shipped.sh; ~1 h)
+	bash models/train_shipped.sh names
 
 evaluate-names:
 	$(VENV)/bin/python -m models.evaluate_names --arch gru lstm rnn
 
-pretrain-encoder:  ## about an hour on 2 CPU cores
-	$(VENV)/bin/python -m models.pretrain_encoder --threads 1 --layers 3 --epochs 4 --max-minutes 60
+pretrain-encoder: install  ## the shipped encoder's three pretraining runs (~2.5 h on 2 cores); retrain the RNN after
+	bash models/train_shipped.sh encoder
 
-train-entities:
-	$(VENV)/bin/python -m models.train_entities
+train-entities: install  ## the entity RNN on checkpoints/entity-encoder, then its reports as trained and as served
+	bash models/train_shipped.sh entities
 
-evaluate-entities:
-	$(VENV)/bin/python -m models.evaluate_entities
+evaluate-entities:  ## as served: ONNX Runtime, int8
+	$(VENV)/bin/python -m models.evaluate_entities --runtime onnx --int8
 
 bench:
 	$(VENV)/bin/python bench/model_limits.py

@@ -1,9 +1,9 @@
 """Character n-gram teachers for distillation (fastText-style), trained in seconds and never served.
 
 Why: a student learns only what its teachers know, and thirty recurrent teachers averaged reach test
-0.826 (README, "Made-up names as distillation data"). A bag of hashed character 1-5-grams with the word
+0.826 (docs/names-experiments.md, "Made-up names as distillation data"). A bag of hashed character 1-5-grams with the word
 boundaries marked (`^` and `$`) is a model of another kind, with other errors: alone it scores like one
-GRU, and averaged with recurrent teachers it adds what they miss (README has the measurements).
+GRU, and averaged with recurrent teachers it adds what they miss (docs/names-experiments.md has the measurements).
 """
 import random
 import zlib

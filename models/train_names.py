@@ -6,13 +6,13 @@ Batched, packed sequences; AdamW; early stopping on validation accuracy. The 140
 Russian:Vietnamese imbalance: class weights count^-0.5 in the loss by default (what ships), or
 plain cross-entropy plus logit adjustment at serving time (--class-weight-power 0 --prior-tau T,
 models/name_predictor.prior_shift). Both move the served prior between the corpus's and a uniform
-one; README "Recipe sweep" has the measured trade-off.
+one; docs/names-experiments.md "Recipe sweep" has the measured trade-off.
 
 --teacher DIR...: knowledge distillation from checkpoints trained on the same split (what ships since
 session 6: five teachers with --init-seed 0..4, then the student; since session 7 the GRU and RNN students,
 and the RNN's teachers, use --schedule onecycle --epochs 20; README has the exact commands).
 --transfer RATIO also distils on made-up names near the training ones, --ngram-teachers K also from K character
-n-gram models trained in the run (models/ngram_teacher.py); measured in session 10, neither shipped (README).
+n-gram models trained in the run (models/ngram_teacher.py); measured in session 10, neither shipped (docs/names-experiments.md).
 """
 import argparse
 import json
