@@ -10,7 +10,7 @@ one; docs/names-experiments.md "Recipe sweep" has the measured trade-off.
 
 --teacher DIR...: knowledge distillation from checkpoints trained on the same split (what ships since
 session 6: five teachers with --init-seed 0..4, then the student; since session 7 the GRU and RNN students,
-and the RNN's teachers, use --schedule onecycle --epochs 20; README has the exact commands).
+and the RNN's teachers, use --schedule onecycle --epochs 20; models/train_shipped.sh has the exact commands).
 --transfer RATIO also distils on made-up names near the training ones, --ngram-teachers K also from K character
 n-gram models trained in the run (models/ngram_teacher.py); measured in session 10, neither shipped (docs/names-experiments.md).
 """
