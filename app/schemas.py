@@ -85,8 +85,12 @@ class ClassifyBatchResponse(BaseModel):
 class ReviewResult(BaseModel):
     text: str
     valid: bool
-    score: float = Field(description="probability that the text is a valid medical entity")
+    score: float = Field(description="probability that the text is a valid medical entity (0 when no character is known)")
     cached: bool
+    unknown_characters: list[str] = Field(
+        description="distinct characters the encoder does not know (none occurs in the medical lexicon), after "
+                    "full-width and other compatibility forms were read as the lexicon writes them; when no "
+                    "character is known the text is answered valid: false, score 0, without a model call")
 
 
 class ReviewResponse(ReviewResult):

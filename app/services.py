@@ -1,6 +1,4 @@
 """One function per endpoint: cache lookup -> batched inference for the misses -> cache fill."""
-import unicodedata
-
 from app.cache import cache_key
 from app.errors import ApiError, NotReady
 from models.char_features import EncoderError
@@ -60,21 +58,30 @@ def _reviewer(ctx):
 
 
 def review(ctx, texts: list[str]):
-    """(version, [(text, cached, valid, score)]) in input order."""
+    """(version, [(text, cached, valid, score, unknown_characters)]) in input order."""
     reviewer = _reviewer(ctx)
+    encoder = reviewer.encoder
+    read = [encoder.readable(t) for t in texts]
+    keys_in = [k for k, _ in read]
+    try:
+        encoder.check(keys_in)  # before batching: one bad text must not fail other requests' batch
+    except EncoderError as e:  # the schema's limits catch all but compatibility forms that lengthen a text (㎎ -> mg)
+        raise ApiError(f"{e} (as the encoder reads it)", "invalid_text") from None
+    # No character the encoder knows (emoji, control characters, Greek: none is in the lexicon): the model would
+    # read only [UNK] rows (a lone emoji scored 0.62), so the text is answered "not valid" without it.
+    readable = [len(unknown) < len(set(k)) for k, unknown in read]
 
     def compute(normalised):
-        reviewer.encoder.check(normalised)  # before batching: one bad text must not fail other requests' batch
-        scores = ctx.registry.infer("entity-review", normalised)
-        return [round(s, 6) for s in scores]
+        return [round(s, 6) for s in ctx.registry.infer("entity-review", normalised)]
 
-    keys_in = [unicodedata.normalize("NFC", t.strip()) for t in texts]
-    try:
-        rows = _cached_batch(ctx, "review-entity", "entity", reviewer.version, keys_in, compute)
-    except EncoderError as e:  # the schema's limits should make this unreachable; never a 500 if not
-        raise ApiError(str(e), "invalid_text") from None
-    return reviewer.version, [{"text": t, "valid": s >= reviewer.threshold, "score": round(s, 4), "cached": c}
-                              for t, (s, c) in zip(texts, rows)]
+    rows = iter(_cached_batch(ctx, "review-entity", "entity", reviewer.version,
+                              [k for k, ok in zip(keys_in, readable) if ok], compute))
+    results = []
+    for text, (_, unknown), ok in zip(texts, read, readable):
+        score, cached = next(rows) if ok else (0.0, False)
+        results.append({"text": text, "valid": ok and score >= reviewer.threshold, "score": round(score, 4),
+                        "cached": cached, "unknown_characters": unknown})
+    return reviewer.version, results
 
 
 def review_features(ctx, features):

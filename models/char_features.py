@@ -1,5 +1,7 @@
 """What both entity-encoder runtimes share, without importing transformers: the feature shape,
-the length limit, and how a batch of texts becomes [CLS] chars [SEP] ids (one id per character)."""
+the length limit, how a text is read, and how a batch of texts becomes [CLS] chars [SEP] ids (one id per character)."""
+import unicodedata
+
 import torch
 
 FEATURE_DIM = 768
@@ -32,6 +34,28 @@ class CharBatches:
             pieces = self.pieces(ch)
             cid = ids[ch] = pieces[0] if pieces else self.unk_id
         return cid
+
+    def knows(self, chars: str) -> bool:
+        """True when every character has a vocabulary id of its own (none is [UNK])."""
+        return all(self.char_id(c) != self.unk_id for c in chars)
+
+    def readable(self, text: str) -> tuple[str, list[str]]:
+        """`text` as the encoder reads it, and the distinct characters it still cannot read, in order.
+
+        NFC and stripped; a character outside the vocabulary becomes its NFKC compatibility form when the
+        encoder knows all of that (full-width Ｃ -> C, ① -> 1, ㎎ -> mg, compatibility ideographs), because
+        the lexicon writes them so. Known characters stay as they are (the full-width ， that training
+        negatives contain is not turned into ASCII), so training and evaluation texts, which hold no
+        unknown character, read unchanged."""
+        memo = self.__dict__.setdefault("_readable", {})
+        chars = []
+        for ch in unicodedata.normalize("NFC", text).strip():
+            if (mapped := memo.get(ch)) is None:
+                compat = unicodedata.normalize("NFKC", ch)
+                mapped = memo[ch] = compat if compat and not self.knows(ch) and self.knows(compat) else ch
+            chars.append(mapped)
+        read = "".join(chars)
+        return read, list(dict.fromkeys(c for c in read if not self.knows(c)))
 
     @staticmethod
     def check(texts: list[str]):

@@ -13,7 +13,7 @@ FEATURES_OK = {"features": [[0.01] * 768] * 5}
 
 def test_review_single_contract_and_cache(client):
     first = post(client, "/review-entity", {"text": "手内肌萎缩"}).get_json()
-    assert set(first) == {"text", "valid", "score", "model_version", "cached"}
+    assert set(first) == {"text", "valid", "score", "model_version", "cached", "unknown_characters"}
     assert first["text"] == "手内肌萎缩" and first["valid"] is True and 0.5 <= first["score"] <= 1
     assert first["model_version"].startswith("entity-rnn-") and first["cached"] is False
     second = post(client, "/review-entity", {"text": "手内肌萎缩"}).get_json()
@@ -39,6 +39,32 @@ def test_batch_equals_single(client):
     for text, r in zip(texts, batch):
         single = post(client, "/review-entity", {"text": text}).get_json()
         assert abs(single["score"] - r["score"]) < 1e-3 and single["valid"] == r["valid"]
+
+
+def test_text_with_no_known_character_is_not_valid_and_never_reaches_the_model(client):
+    texts = ["😀", "\u0007", "β", "🙂😀", "手内肌萎缩"]
+    for attempt in range(2):
+        results = post(client, "/review-entity", {"texts": texts}).get_json()["results"]
+        assert [r["unknown_characters"] for r in results] == [["😀"], ["\u0007"], ["β"], ["🙂", "😀"], []]
+        assert [(r["valid"], r["score"], r["cached"]) for r in results[:4]] == [(False, 0.0, False)] * 4
+        assert results[4]["valid"] is True and results[4]["cached"] is (attempt == 1)
+
+
+def test_unknown_characters_beside_known_ones_are_reported_and_the_model_answers(client):
+    first = post(client, "/review-entity", {"text": "β受体阻滞剂"}).get_json()
+    assert first["unknown_characters"] == ["β"] and first["cached"] is False and 0 < first["score"] < 1
+    assert post(client, "/review-entity", {"text": "β受体阻滞剂"}).get_json()["cached"] is True
+
+
+def test_full_width_and_compatibility_forms_read_as_the_lexicon_writes_them(client):
+    results = post(client, "/review-entity", {"texts": ["维生素Ｃ", "维生素C", "肺炎，", "肺炎,"]}).get_json()["results"]
+    assert results[0]["score"] == results[1]["score"] and results[0]["unknown_characters"] == []
+    assert results[0]["text"] == "维生素Ｃ"  # answered under the text as sent
+    # the full-width comma is in the vocabulary (training negatives hold it), so it is not turned into ASCII
+    assert results[2]["score"] != results[3]["score"]
+    too_long = post(client, "/review-entity", {"text": "肺" * 30 + "㎎" * 20})  # 50 characters sent, 70 as read
+    assert_error(too_long, 400, "invalid_text")
+    assert "70 characters" in too_long.get_json()["error"]["message"]
 
 
 def test_features_path(client):

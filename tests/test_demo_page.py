@@ -57,3 +57,16 @@ def test_typing_a_surname_preselects_its_country(server, page, tmp_path):
     page.screenshot(path=str(tmp_path / "signup.png"), full_page=True)
     assert (tmp_path / "signup.png").stat().st_size > 1000
     assert page.console_errors == []
+
+
+def test_reviewing_an_entity_shows_the_verdict_and_unknown_characters(server, page):
+    page.goto(server + "/")
+    verdict = "document.getElementById('verdict').innerText"
+    page.fill("#entity", "手内肌萎缩")
+    page.click("#review button[type=submit]")
+    page.wait_for_function(f"{verdict}.startsWith('Valid medical entity')", timeout=10_000)
+    page.fill("#entity", "😀")
+    page.click("#review button[type=submit]")
+    page.wait_for_function(f"{verdict}.includes('does not know: 😀')", timeout=10_000)
+    assert page.inner_text("#verdict").startswith("Not a valid medical entity (score 0.00)")
+    assert page.console_errors == []

@@ -54,7 +54,9 @@ $("review").addEventListener("submit", async (e) => {
   try {
     const res = await postJSON("/review-entity", { text });
     if (!res.ok) { v.textContent = res.body.error ? res.body.error.message : "Could not review that text."; v.className = "hint warn"; return; }
-    v.textContent = `${res.body.valid ? "Valid" : "Not a valid"} medical entity (score ${res.body.score.toFixed(2)})`;
+    const unknown = res.body.unknown_characters || [];
+    v.textContent = `${res.body.valid ? "Valid" : "Not a valid"} medical entity (score ${res.body.score.toFixed(2)})` +
+      (unknown.length ? `; characters the reviewer does not know: ${unknown.join(" ")}` : "");
     v.className = "hint " + (res.body.valid ? "valid" : "invalid");
   } catch (err) { v.textContent = "Review is unavailable right now."; v.className = "hint warn"; }
 });
