@@ -33,8 +33,9 @@ def classify(ctx, names: list[str], model: str | None, top_k: int):
         return out
 
     # No letters, or only scripts none of our languages use: an honest empty answer, no model call.
-    supported = [is_supported(n) for n in names]
-    keys_in = [normalise(n) for n, ok in zip(names, supported) if ok]
+    normalised = [normalise(n) for n in names]
+    supported = [is_supported(n) for n in normalised]
+    keys_in = [n for n, ok in zip(normalised, supported) if ok]
     rows = iter(_cached_batch(ctx, "classify", model, predictor.version, keys_in, compute))
     threshold = ctx.config["LOW_CONFIDENCE_THRESHOLD"]
     results = []

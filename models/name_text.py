@@ -1,6 +1,6 @@
 """Name normalisation and character encoding, shared by training and serving.
 
-Decisions (see README "Names"): NFC-normalise, lower-case, collapse whitespace; keep
+Decisions (see README "Names"): NFKC-normalise, lower-case, collapse whitespace; keep
 accented letters (ř, ł, ß, ñ carry language evidence); a character outside the training
 vocabulary falls back to its ASCII transliteration (anyascii) letter by letter, then to
 <unk>. Names are truncated to MAX_NAME_CHARS. No input can make the encoder raise.
@@ -15,8 +15,10 @@ MAX_NAME_CHARS = 32
 
 
 def normalise(name: str) -> str:
-    """Canonical form used for training rows, cache keys and model input."""
-    return " ".join(unicodedata.normalize("NFC", name).lower().split())
+    """Canonical form used for training rows, cache keys, script checks and model input. NFKC, not just NFC:
+    a phone keyboard or a Japanese IME may send full-width Ｎａｋａｍｕｒａ or half-width ﾀﾅｶ, whose letters
+    are then the plain ones (the corpus has no compatibility forms, so training reads the same either way)."""
+    return " ".join(unicodedata.normalize("NFKC", name).lower().split())
 
 
 def build_vocab(names) -> list[str]:

@@ -185,6 +185,13 @@ def test_no_letters_or_unsupported_script_gives_empty_predictions(client, name):
     assert batch[0]["predictions"][0]["language"] == "Japanese" and batch[2]["predictions"][0]["language"] == "Russian"
 
 
+@pytest.mark.parametrize("sent,plain", [("Ｎａｋａｍｕｒａ", "Nakamura"), ("ﾀﾅｶ", "タナカ"), ("Ｉｖａｎｏｖ", "Ivanov")])
+def test_full_width_and_half_width_names_answer_like_the_plain_ones(client, sent, plain):
+    odd, usual = (post(client, "/classify", {"name": n}).get_json() for n in (sent, plain))
+    assert odd["unsupported_script"] is False and odd["name"] == sent
+    assert odd["predictions"] == usual["predictions"] and usual["cached"] is True  # one cache entry for both
+
+
 def test_health_ready_metrics_openapi(client):
     assert client.get("/health").get_json() == {"status": "ok"}
     ready = client.get("/ready")

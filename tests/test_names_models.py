@@ -27,6 +27,7 @@ def test_encoder_keeps_accents_and_folds_unknown_letters():
     assert VOCAB.encode("e\u0301") == VOCAB.encode("é")  # NFC: composed and decomposed agree
     assert VOCAB.encode("Ä") == [VOCAB.index["a"]]       # unseen accented letter -> its ASCII letter
     assert normalise("  Van  der BERG ") == "van der berg"
+    assert normalise("Ｎａｋａｍｕｒａ") == "nakamura" and normalise("ﾀﾅｶ") == "タナカ"  # NFKC: IME and phone forms
 
 
 def tiny_names(tmp_path):
