@@ -155,6 +155,15 @@ def test_http_level_errors_are_json(client):
     assert_error(post(client, "/classify", b'{"name": "\xff\xfe"}'), 400, "malformed_json")
 
 
+def test_a_utf8_byte_order_mark_is_ignored(client):
+    bom = "\ufeff".encode()
+    small = post(client, "/classify", bom + json.dumps({"name": "Smith"}).encode())
+    large = post(client, "/classify", bom + json.dumps({"names": ["Smith"] * 1000}).encode())  # over SMALL_BODY
+    assert small.status_code == 200 and small.get_json()["predictions"]
+    assert large.status_code == 200 and len(large.get_json()["results"]) == 1000
+    assert_error(post(client, "/classify", bom + bom + b'{"name": "Smith"}'), 400, "malformed_json")  # only one
+
+
 def test_body_limit_holds_for_small_bodies_too(redis_server):
     app = create_app({"REDIS_URL": redis_server.url, "NAME_MODELS": "gru", "ENTITY_REVIEW": False,
                       "MAX_CONTENT_LENGTH": 16})
