@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 from tqdm import tqdm
 
-from models.batching import length_buckets
+from models.batching import length_buckets, length_sorted_chunks
 from models.char_features import POOLINGS
 from models.checkpoint import save_checkpoint
 from models.entity_data import build_split, read_lexicon
@@ -29,10 +29,8 @@ from models.paths import CHECKPOINTS, ENTITIES_FILE
 def featurize(encoder: CharEncoder, texts: list[str], batch_size: int = 256, desc: str = "features",
               pooling: str = "last") -> list[torch.Tensor]:
     """Per-text fp16 feature tensors [len, 768], computed in length-sorted batches (little padding)."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out: list[torch.Tensor | None] = [None] * len(texts)
-    for i in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch"):
-        idx = order[i : i + batch_size]
+    for idx in tqdm(length_sorted_chunks([len(t) for t in texts], batch_size), desc=desc, unit="batch"):
         feats, lengths = encoder.features([texts[j] for j in idx], pooling)
         for row, j in enumerate(idx):
             out[j] = feats[row, : lengths[row]].half().clone()

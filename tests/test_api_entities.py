@@ -67,6 +67,25 @@ def test_full_width_and_compatibility_forms_read_as_the_lexicon_writes_them(clie
     assert "70 characters" in too_long.get_json()["error"]["message"]
 
 
+def test_long_batches_run_in_bounded_passes_and_score_as_singles(client):
+    from models.entity_reviewer import PASS_CHARS
+    reviewer = client.application.extensions["inference"].registry.entity
+    lexicon = "手内肌萎缩慢性支气管炎糖尿病肾病急性胃肠炎高血压"
+    texts = [(lexicon * 3)[i : i + n] for i, n in enumerate([62, 3, 40, 62, 7, 1, 62, 25] * 5)]
+    passes = []
+    features = reviewer.encoder.features
+    reviewer.encoder.features = lambda batch, pooling: passes.append(batch) or features(batch, pooling)
+    try:
+        batch = reviewer.scores(texts)
+    finally:
+        del reviewer.encoder.features
+    assert len(passes) > 1 and all(len(p) * max(map(len, p)) <= PASS_CHARS for p in passes)
+    assert sorted(t for p in passes for t in p) == sorted(texts)
+    # input order kept; int8 activations are quantised with one scale per pass, so a text's score moves with its
+    # pass-mates by up to ~0.005 (measured the same before passes were bounded); fp32 agrees to 1e-7
+    assert batch == pytest.approx([reviewer.scores([t])[0] for t in texts], abs=0.01)
+
+
 def test_features_path(client):
     body = post(client, "/review-entity", FEATURES_OK).get_json()
     assert set(body) == {"valid", "score", "model_version", "cached"} and 0 <= body["score"] <= 1
