@@ -1,4 +1,5 @@
 """Entity review: character encoder + i2h/i2o RNN checkpoint, checked to belong together."""
+import math
 from pathlib import Path
 
 import numpy as np
@@ -69,4 +70,7 @@ class EntityReviewer:
             raise ValueError(f"features must have shape [1..{MAX_CHARS}, {FEATURE_DIM}], got {list(x.shape)}")
         if not torch.isfinite(x).all():
             raise ValueError("features must be finite numbers")
-        return float(self.rnn(x.unsqueeze(0), torch.tensor([x.shape[0]]))[0, VALID].exp())
+        score = float(self.rnn(x.unsqueeze(0), torch.tensor([x.shape[0]]))[0, VALID].exp())
+        if not math.isfinite(score):  # finite inputs near float32's limit (3e38) overflow inside the cell
+            raise ValueError("features are too large for the model: its output overflowed")
+        return score

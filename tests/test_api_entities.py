@@ -106,6 +106,7 @@ def test_features_path(client):
     ('{"features": [[NaN' + ", 0" * 767 + "]]}", "invalid_request"),
     ('{"features": [[Infinity' + ", 0" * 767 + "]]}", "invalid_request"),
     ("{bad", "malformed_json"),
+    ('{"features": [' + ", ".join(["[3e38" + ", 3e38" * 767 + "]"] * 62) + "]}", "invalid_features"),  # finite; the cell overflows
 ])
 def test_review_bad_input_is_400(client, body, code):
     assert_error(post(client, "/review-entity", body), 400, code)
