@@ -1,9 +1,12 @@
 """Fuzzing the API: generated and hand-picked nasty requests never give >= 500, errors keep their shape."""
 import json
 
+import pydantic
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from app import schemas
 
 ENDPOINTS = [("POST", "/classify"), ("POST", "/review-entity"), ("GET", "/health"), ("GET", "/ready"),
              ("GET", "/metrics"), ("GET", "/openapi.json"), ("GET", "/"), ("PUT", "/classify"), ("GET", "/nope")]
@@ -24,12 +27,29 @@ shaped = st.one_of(
 )
 
 
-def check(resp):
+# What a 200 from each endpoint must be: one of the documented response models (app/schemas.py, /openapi.json).
+ANSWERS = {"/classify": (schemas.ClassifyResponse, schemas.ClassifyBatchResponse),
+           "/review-entity": (schemas.ReviewResponse, schemas.ReviewBatchResponse, schemas.FeatureReviewResponse)}
+
+
+def conforms(body, models) -> bool:
+    for model in models:
+        try:
+            model.model_validate(body, strict=True)
+            return True
+        except pydantic.ValidationError:
+            pass
+    return False
+
+
+def check(resp, path=None):
     assert resp.status_code < 500, resp.get_data(as_text=True)[:300]
     if resp.status_code >= 400:
         body = resp.get_json()
         assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
         assert "Traceback" not in body["error"]["message"]
+    elif resp.status_code == 200 and path in ANSWERS:  # e.g. a null score would break the contract
+        assert conforms(resp.get_json(), ANSWERS[path]), resp.get_data(as_text=True)[:300]
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
@@ -37,14 +57,14 @@ def check(resp):
 def test_generated_requests(client, endpoint, body):
     method, path = endpoint
     raw = json.dumps(body, allow_nan=True)
-    check(client.open(path, method=method, data=raw, content_type="application/json"))
+    check(client.open(path, method=method, data=raw, content_type="application/json"), path)
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
 @given(raw=st.binary(max_size=200), content_type=st.sampled_from(["application/json", "text/plain", "", "application/json; charset=latin-1"]))
 def test_generated_raw_bytes(client, raw, content_type):
     for path in ("/classify", "/review-entity"):
-        check(client.post(path, data=raw, content_type=content_type))
+        check(client.post(path, data=raw, content_type=content_type), path)
 
 
 FEATURE_ROW = [0.1] * 768
@@ -59,6 +79,7 @@ NASTY = [
     {"features": [FEATURE_ROW] * 63},
     {"features": []},
     {"features": [[]]},
+    {"features": [[3e38] * 768] * 62},  # finite, but overflows inside the cell
     {"name": "\x00\x01\x02\x1b[31m\u202e"},
     {"text": "\x00\u202e手内肌萎缩"},
     {"names": ["a"] * 10_000},
@@ -76,4 +97,4 @@ NASTY = [
 @pytest.mark.parametrize("path", ["/classify", "/review-entity"])
 def test_hand_picked_nasty_inputs(client, path, body):
     raw = body if isinstance(body, (str, bytes)) else json.dumps(body)
-    check(client.post(path, data=raw, content_type="application/json"))
+    check(client.post(path, data=raw, content_type="application/json"), path)
