@@ -9,13 +9,14 @@ def length_buckets(lengths: list[int], batch_size: int, rng: random.Random) -> l
     return chunks
 
 
-def length_sorted_chunks(lengths: list[int], max_items: int, max_tokens: int = 0) -> list[list[int]]:
-    """Indices in ascending length, cut into passes of at most `max_items` texts and, when `max_tokens` is set,
-    at most that many padded characters (items x longest): little padding, and bounded memory per pass."""
+def length_sorted_chunks(lengths: list[int], max_items: int = 0, max_tokens: int = 0) -> list[list[int]]:
+    """Indices in ascending length, cut into passes of at most `max_items` texts and at most `max_tokens` padded
+    characters (items x longest; 0 = no limit): little padding, and bounded memory per pass."""
     chunks: list[list[int]] = []
     for i in sorted(range(len(lengths)), key=lengths.__getitem__):
         last = chunks[-1] if chunks else None
-        if last is None or len(last) >= max_items or (max_tokens and (len(last) + 1) * lengths[i] > max_tokens):
+        if (last is None or (max_items and len(last) >= max_items)
+                or (max_tokens and (len(last) + 1) * lengths[i] > max_tokens)):
             chunks.append([])
         chunks[-1].append(i)
     return chunks

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from models import pretrain_encoder, train_entities
+from models.batching import length_sorted_chunks
 from models.checkpoint import CheckpointError
 from models.entity_data import KINDS, build_split
 from models.char_features import FEATURE_DIM, EncoderError
@@ -61,6 +62,13 @@ def test_readable_uses_compatibility_forms_only_for_unknown_characters(tiny_enco
     assert encoder.readable("β肺炎😀β") == ("β肺炎😀β", ["β", "😀"])
     for example in build_split(LEXICON, "train"):
         assert encoder.readable(example.text)[0] == example.text  # what training reads, serving reads alike
+
+
+def test_length_sorted_chunks_bound_items_and_padded_characters():
+    assert length_sorted_chunks([3, 1, 2, 5], max_items=2) == [[1, 2], [0, 3]]
+    assert length_sorted_chunks([62, 6, 62, 6, 6], max_tokens=128) == [[1, 3, 4], [0, 2]]  # 4 x 62 > 128
+    assert length_sorted_chunks([70], max_tokens=64) == [[0]]  # a text longer than the budget still gets a pass
+    assert length_sorted_chunks([]) == []
 
 
 def test_feature_poolings(tiny_encoder):
