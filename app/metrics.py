@@ -8,6 +8,7 @@ import os
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
 CACHE_EVENTS = ("local_hit", "hit", "miss", "error", "skipped")
+UNREAD_REASONS = ("unsupported_script", "unknown_characters")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -28,6 +29,10 @@ class Metrics:
                                    buckets=LATENCY_BUCKETS, registry=r)
         self.batch_size = Histogram("model_batch_size", "items per forward pass", ["model"],
                                     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000), registry=r)
+        # Inputs the models cannot read, answered without them: a rise says a client sends something new.
+        unread = Counter("inputs_without_model_total", "items answered without a forward pass: a name in no "
+                         "supported script, an entity text with no character the encoder knows", ["reason"], registry=r)
+        self.without_model = {reason: unread.labels(reason=reason) for reason in UNREAD_REASONS}
 
     def observe_request(self, endpoint: str, method: str, status: str, seconds: float):
         """Count and time one request; the label set is bounded (URL rules × methods × statuses)."""

@@ -36,6 +36,7 @@ def classify(ctx, names: list[str], model: str | None, top_k: int):
     normalised = [normalise(n) for n in names]
     supported = [is_supported(n) for n in normalised]
     keys_in = [n for n, ok in zip(normalised, supported) if ok]
+    ctx.metrics.without_model["unsupported_script"].inc(len(names) - len(keys_in))
     rows = iter(_cached_batch(ctx, "classify", model, predictor.version, keys_in, compute))
     threshold = ctx.config["LOW_CONFIDENCE_THRESHOLD"]
     results = []
@@ -71,6 +72,7 @@ def review(ctx, texts: list[str]):
     # No character the encoder knows (emoji, control characters, Greek: none is in the lexicon): the model would
     # read only [UNK] rows (a lone emoji scored 0.62), so the text is answered "not valid" without it.
     readable = [len(unknown) < len(set(k)) for k, unknown in read]
+    ctx.metrics.without_model["unknown_characters"].inc(readable.count(False))
 
     def compute(normalised):
         return [round(s, 6) for s in ctx.registry.infer("entity-review", normalised)]

@@ -1,5 +1,6 @@
 """The HTTP contract against the committed checkpoints and a real redis-server."""
 import json
+import re
 
 import pytest
 
@@ -192,6 +193,19 @@ def test_no_letters_or_unsupported_script_gives_empty_predictions(client, name):
     batch = post(client, "/classify", {"names": ["Tanaka", name, "Ivanov"]}).get_json()["results"]
     assert [r["unsupported_script"] for r in batch] == [False, True, False]
     assert batch[0]["predictions"][0]["language"] == "Japanese" and batch[2]["predictions"][0]["language"] == "Russian"
+
+
+def test_inputs_answered_without_a_model_are_counted(client):
+    def counts():
+        text = client.get("/metrics").get_data(as_text=True)
+        return {reason: float(re.search(rf'inputs_without_model_total{{reason="{reason}"}} (\S+)', text).group(1))
+                for reason in ("unsupported_script", "unknown_characters")}
+    before = counts()
+    post(client, "/classify", {"names": ["สมชาย", "Smith", "!!"]})
+    post(client, "/review-entity", {"texts": ["😀", "肺炎", "β受体阻滞剂"]})
+    after = counts()
+    assert after["unsupported_script"] - before["unsupported_script"] == 2
+    assert after["unknown_characters"] - before["unknown_characters"] == 1  # only texts with nothing known
 
 
 @pytest.mark.parametrize("sent,plain", [("Ｎａｋａｍｕｒａ", "Nakamura"), ("ﾀﾅｶ", "タナカ"), ("Ｉｖａｎｏｖ", "Ivanov")])
