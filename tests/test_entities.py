@@ -129,14 +129,19 @@ def test_onnx_int8_export_is_close_and_keyed_by_every_file(tiny_encoder, tmp_pat
     import shutil
     from models.encoder_onnx import OnnxCharEncoder, directory_key
     exact, _ = CharEncoder.load(tiny_encoder[0]).features(TEXTS)
-    quantised, _ = OnnxCharEncoder.load(tiny_encoder[0], tmp_path / "cache", int8=True).features(TEXTS)
+    int8 = OnnxCharEncoder.load(tiny_encoder[0], tmp_path / "cache", int8=True)
+    quantised, _ = int8.features(TEXTS)
     assert float((quantised - exact).norm() / exact.norm()) < 0.05
+    # fixed (calibrated) activation scales: a text's features are the same alone or beside any others
+    for i, text in enumerate(TEXTS):
+        alone, _ = int8.features([text])
+        assert torch.allclose(alone[0], quantised[i, : len(text)], atol=1e-5), text
     copy = shutil.copytree(tiny_encoder[0], tmp_path / "copy")
     assert directory_key(copy) == directory_key(tiny_encoder[0])
     config = json.loads((copy / "config.json").read_text())
     (copy / "config.json").write_text(json.dumps({**config, "layer_norm_eps": 1e-6}))
     assert directory_key(copy) != directory_key(tiny_encoder[0])  # an edited encoder never reuses an old export
-    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [f"{directory_key(tiny_encoder[0])}-int8"]
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [f"{directory_key(tiny_encoder[0])}-int8s"]
 
 
 @pytest.mark.parametrize("bad", ["", "肺" * 63])
