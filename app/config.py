@@ -14,7 +14,7 @@ DEFAULTS = {
     "ENTITY_ENCODER_DIR": str(ROOT / "checkpoints" / "entity-encoder"),
     "ENTITY_RNN_DIR": str(ROOT / "checkpoints" / "entity-rnn"),
     "ENTITY_REVIEW": True,                                # load and serve /review-entity
-    "ENTITY_ENCODER_INT8": True,                          # int8 dynamic quantisation of the encoder's Linear layers
+    "ENTITY_ENCODER_INT8": True,                          # int8 encoder (ONNX Runtime: static quantisation; torch: dynamic)
     "ENTITY_ENCODER_RUNTIME": "onnx",                     # "onnx": cached ONNX export (no transformers import); "torch"
     "ONNX_CACHE_DIR": str(ONNX_CACHE),                    # where encoder exports are kept (models/encoder_onnx.py)
     "REDIS_URL": "redis://127.0.0.1:6380/0",

@@ -77,7 +77,8 @@ def review(ctx, texts: list[str]):
     def compute(normalised):
         return [round(s, 6) for s in ctx.registry.infer("entity-review", normalised)]
 
-    rows = iter(_cached_batch(ctx, "review-entity", "entity", reviewer.version,
+    # The key names how the features were computed too: an int8 and an fp32 encoder score a text differently.
+    rows = iter(_cached_batch(ctx, "review-entity", f"entity/{encoder.variant}", reviewer.version,
                               [k for k, ok in zip(keys_in, readable) if ok], compute))
     results = []
     for text, (_, unknown), ok in zip(texts, read, readable):

@@ -152,6 +152,7 @@ class OnnxCharEncoder(CharBatches):
     def __init__(self, session, tokenizer, meta: dict):
         self.session, self.tokenizer, self.meta = session, tokenizer, meta
         self.fingerprint: str = meta["fingerprint"]
+        self.variant = f"onnx-int8-{meta['int8']}" if meta["int8"] else "onnx-fp32"  # part of the entity cache key
         ids = meta["ids"]
         self.cls_id, self.sep_id, self.pad_id, self.unk_id = ids["cls"], ids["sep"], ids["pad"], ids["unk"]
 

@@ -44,6 +44,7 @@ class CharEncoder(CharBatches):
     tokenizer: object
     model: BertModel
     fingerprint: str
+    variant: str = "torch-fp32"  # how the features are computed: part of the entity cache key
 
     @classmethod
     def load(cls, directory, int8: bool = False) -> "CharEncoder":
@@ -67,7 +68,7 @@ class CharEncoder(CharBatches):
             with warnings.catch_warnings():  # eager-mode quantisation is deprecated in favour of torchao
                 warnings.simplefilter("ignore")
                 model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
-        return cls(tok, model, encoder_fingerprint(directory, tok.get_vocab()))
+        return cls(tok, model, encoder_fingerprint(directory, tok.get_vocab()), "torch-int8" if int8 else "torch-fp32")
 
     def __post_init__(self):
         t = self.tokenizer

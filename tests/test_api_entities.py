@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+from app import create_app
 from tests.helpers import ROOT
 
 from tests.test_api import assert_error, post
@@ -83,6 +84,17 @@ def test_long_batches_run_in_bounded_passes_and_score_as_singles(client):
     assert sorted(t for p in passes for t in p) == sorted(texts)
     # input order kept, and the int8 encoder's fixed activation scales make a batch score as its texts alone
     assert batch == pytest.approx([reviewer.scores([t])[0] for t in texts], abs=1e-5)
+
+
+def test_cache_entries_belong_to_the_encoder_variant_that_computed_them(app, redis_server):
+    """Two instances sharing one Redis, int8 and fp32 encoders: neither answers from the other's scores."""
+    redis_server.client().flushdb()
+    fp32 = create_app({"REDIS_URL": redis_server.url, "NAME_MODELS": "", "ENTITY_ENCODER_INT8": False}).test_client()
+    int8 = app.test_client()
+    first = post(int8, "/review-entity", {"text": "慢性支气管炎"}).get_json()
+    other = post(fp32, "/review-entity", {"text": "慢性支气管炎"}).get_json()
+    assert first["cached"] is False and other["cached"] is False and other["score"] != first["score"]
+    assert post(fp32, "/review-entity", {"text": "慢性支气管炎"}).get_json()["cached"] is True
 
 
 def test_features_path(client):
