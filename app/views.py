@@ -31,8 +31,10 @@ def json_body() -> bytes:
     if declared.isdigit() and int(declared) <= min(SMALL_BODY, ctx().config["MAX_CONTENT_LENGTH"]):
         # A small declared body straight from the server: werkzeug's limited-stream wrapper costs
         # ~11 µs, a tenth of a cache hit (docs/benchmarks.md). Chunked or larger bodies take it.
-        return environ["wsgi.input"].read(int(declared)).removeprefix(BOM)
-    return (request.get_data(cache=False) or b"").removeprefix(BOM)
+        body = environ["wsgi.input"].read(int(declared))
+    else:
+        body = request.get_data(cache=False) or b""
+    return body.removeprefix(BOM)
 
 
 def parse(schema, body: bytes):
