@@ -25,8 +25,9 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,                # bytes; larger bodies get 413
     "LOW_CONFIDENCE_THRESHOLD": 0.5,
     "CORS_ORIGINS": "",                                   # comma-separated origins allowed to call the API
-    "TORCH_THREADS": 1,                                   # also ONNX Runtime's threads per worker
-    "ONNX_MAX_BATCH": 8,                                  # name batches up to this many parts run in ONNX Runtime; 0 = torch only
+    "TORCH_THREADS": 1,                                   # intra-op threads per worker, ONNX Runtime's and (if loaded) torch's
+    "NAME_RUNTIME": "onnx",                               # "onnx": every name batch in ONNX Runtime, no torch import; "torch"
+    "ONNX_MAX_BATCH": 8,                                  # NAME_RUNTIME=torch: batches up to this many parts in ONNX Runtime; 0 = torch only
     "CROSS_REQUEST_BATCHING": False,                      # concurrent misses in a worker share one forward pass (no gain measured on 2 cores)
     "MAX_BATCH_ITEMS": 1024,                              # largest such shared batch (items)
     "MALLOC_TRIM_AFTER_ITEMS": 64,                        # malloc_trim after a forward pass of this many items; 0 = never

@@ -38,8 +38,9 @@ class ModelRegistry:
                 self._expose(model_id, reviewer.scores)
                 log.info("loaded entity-review %s", reviewer.version)
             else:
-                predictor = NamePredictor.load(Path(self.config["NAME_CHECKPOINTS_DIR"]) / model_id,
-                                               self.config["ONNX_MAX_BATCH"], self.config["TORCH_THREADS"])
+                c = self.config
+                predictor = NamePredictor.load(Path(c["NAME_CHECKPOINTS_DIR"]) / model_id, c["NAME_RUNTIME"],
+                                               c["ONNX_MAX_BATCH"], c["TORCH_THREADS"])
                 predictor.probabilities(["Nakamura"])  # smoke inference
                 self.names[model_id.removeprefix("names-")] = predictor
                 self._expose(model_id, lambda texts, p=predictor: list(p.probabilities(texts)))

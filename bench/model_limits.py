@@ -40,16 +40,17 @@ def main():
     names = [n for n, _ in load_corpus().rows]
     batch_1000 = rng.sample(names, 1000)
     rows = []
+    runtimes = {"torch": {"runtime": "torch"},  # NAME_RUNTIME=torch, ONNX_MAX_BATCH=0
+                "torch, ONNX Runtime up to 8": {"runtime": "torch", "onnx_max_batch": 8},  # NAME_RUNTIME=torch
+                "ONNX Runtime (served)": {"runtime": "onnx"}}  # NAME_RUNTIME=onnx, the default
     for arch in ("gru", "lstm", "rnn"):
-        for onnx_max_batch in (0, 8):  # torch only; ONNX Runtime for batches of up to 8 (ONNX_MAX_BATCH)
-            p = NamePredictor.load(CHECKPOINTS / f"names-{arch}", onnx_max_batch, args.threads)
+        for label, kwargs in runtimes.items():
+            p = NamePredictor.load(CHECKPOINTS / f"names-{arch}", threads=args.threads, **kwargs)
             single = median_ms(lambda: p.probabilities([rng.choice(names)]), args.repeat * 10)
             eight = median_ms(lambda: p.probabilities(rng.sample(names, 8)), args.repeat * 5)
-            if onnx_max_batch:  # a batch of 1000 runs in torch either way
-                rows.append((f"names-{arch}, ONNX Runtime up to 8", f"{single:.3f}", f"{eight:.3f}", "(torch)", ""))
-                continue
             batch = median_ms(lambda: p.probabilities(batch_1000), args.repeat)
-            rows.append((f"names-{arch}", f"{single:.3f}", f"{eight:.3f}", f"{batch:.1f}", f"{1000 / batch * 1000:,.0f} names/s"))
+            rows.append((f"names-{arch}, {label}", f"{single:.3f}", f"{eight:.3f}", f"{batch:.1f}",
+                         f"{1000 / batch * 1000:,.0f} names/s"))
     texts = ["手内肌萎缩症", "慢性支气管炎", "急性胃肠炎", "糖尿病肾病"] * 64
     for runtime, int8 in (("torch", False), ("torch", True), ("onnx", False), ("onnx", True)):  # the last as served
         reviewer = EntityReviewer.load(CHECKPOINTS / "entity-encoder", CHECKPOINTS / "entity-rnn", int8=int8,

@@ -12,7 +12,7 @@ def fit_temperature(predictor, rows, batch_size: int = 2048) -> float:
 
 
 def fit_temperature_to_logits(logits: torch.Tensor, y: torch.Tensor) -> float:
-    logits = logits.detach().clone()  # an ordinary tensor, usable by autograd outside inference mode
+    logits = torch.as_tensor(logits).detach().clone()  # an ordinary tensor, usable by autograd outside inference mode
     log_t = torch.zeros(1, requires_grad=True)  # optimise log T so T stays positive
     opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200)
 

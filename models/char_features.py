@@ -2,7 +2,7 @@
 the length limit, how a text is read, and how a batch of texts becomes [CLS] chars [SEP] ids (one id per character)."""
 import unicodedata
 
-import torch
+import numpy as np
 
 FEATURE_DIM = 768
 POOLINGS = ("last", "mean")
@@ -66,15 +66,15 @@ class CharBatches:
             if len(t) > MAX_CHARS:
                 raise EncoderError(f"text has {len(t)} characters, at most {MAX_CHARS} allowed")
 
-    def encode_ids(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """[CLS] chars [SEP] ids and attention mask for a batch, padded to the longest."""
+    def encode_ids(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """[CLS] chars [SEP] ids and attention mask (int64) for a batch, padded to the longest."""
         self.check(texts)
         width = max(len(t) for t in texts) + 2
-        ids = torch.full((len(texts), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(texts), width), dtype=torch.long)
+        ids = np.full((len(texts), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(texts), width), dtype=np.int64)
         for i, t in enumerate(texts):
             row = [self.cls_id, *(self.char_id(c) for c in t), self.sep_id]
-            ids[i, : len(row)] = torch.tensor(row)
+            ids[i, : len(row)] = row
             mask[i, : len(row)] = 1
         return ids, mask
 

@@ -8,9 +8,6 @@ import hashlib
 import json
 from pathlib import Path
 
-import torch
-from safetensors.torch import load_file, save_file
-
 WEIGHTS, MANIFEST = "model.safetensors", "manifest.json"
 
 
@@ -22,8 +19,9 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def save_checkpoint(directory: Path, model: torch.nn.Module, manifest: dict, version_prefix: str) -> dict:
-    """Write weights + manifest; returns the manifest with weights_sha256 and model_version filled in."""
+def save_checkpoint(directory: Path, model, manifest: dict, version_prefix: str) -> dict:
+    """Write a torch module's weights + manifest; returns the manifest with weights_sha256 and model_version filled in."""
+    from safetensors.torch import save_file
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
@@ -44,8 +42,8 @@ def read_manifest(directory: Path) -> dict:
         raise CheckpointError(f"checkpoint manifest unreadable: {path}: {e}") from None
 
 
-def load_checkpoint(directory: Path, build) -> tuple[torch.nn.Module, dict]:
-    """Verify and load: `build(manifest)` makes the empty module the weights must fit exactly."""
+def verified(directory: Path) -> tuple[dict, Path]:
+    """The manifest and weights path of a checkpoint whose weights are the ones its manifest names."""
     directory = Path(directory)
     manifest = read_manifest(directory)
     weights = directory / WEIGHTS
@@ -58,10 +56,41 @@ def load_checkpoint(directory: Path, build) -> tuple[torch.nn.Module, dict]:
     if not str(manifest.get("model_version", "")).endswith(digest[:12]):
         raise CheckpointError(f"checkpoint {directory}: model_version {manifest.get('model_version')!r} "
                               f"does not match the weights {digest[:12]}")
+    return manifest, weights
+
+
+def _misfit(directory: Path, detail) -> CheckpointError:
+    return CheckpointError(f"checkpoint {directory}: weights do not fit the manifest's model: {detail}")
+
+
+def load_checkpoint(directory: Path, build) -> tuple[object, dict]:
+    """Verify and load into torch: `build(manifest)` makes the empty module the weights must fit exactly."""
+    from safetensors.torch import load_file
+    manifest, weights = verified(directory)
     model = build(manifest)
     try:
         model.load_state_dict(load_file(weights), strict=True)
     except (RuntimeError, ValueError) as e:  # shape/key mismatch, or unreadable safetensors header
-        raise CheckpointError(f"checkpoint {directory}: weights do not fit the manifest's model: {e}") from None
+        raise _misfit(directory, e) from None
     model.eval()
     return model, manifest
+
+
+def load_arrays(directory: Path, shapes) -> tuple[dict, dict]:
+    """Verify and load as numpy arrays, without torch (the serving workers): `shapes(manifest)` gives the
+    {name: shape} the weights must fit exactly, as load_state_dict(strict=True) would demand."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+    manifest, weights = verified(directory)
+    expected = shapes(manifest)
+    try:
+        arrays = load_file(weights)
+    except (SafetensorError, ValueError) as e:
+        raise _misfit(directory, e) from None
+    if arrays.keys() != expected.keys():
+        raise _misfit(directory, f"missing {sorted(expected.keys() - arrays.keys())}, "
+                                 f"unexpected {sorted(arrays.keys() - expected.keys())}")
+    wrong = {k: (list(a.shape), list(expected[k])) for k, a in arrays.items() if tuple(a.shape) != tuple(expected[k])}
+    if wrong:
+        raise _misfit(directory, f"shapes (found, expected): {wrong}")
+    return {k: a.astype("float32", copy=False) for k, a in arrays.items()}, manifest

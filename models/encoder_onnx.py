@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from models.char_features import FEATURE_DIM, CharBatches
 from models.checkpoint import CheckpointError
@@ -40,30 +39,32 @@ def directory_key(directory: Path) -> str:
     return h.hexdigest()[:16]
 
 
-class _Features(torch.nn.Module):
-    """BertModel -> (mean of all hidden states, last hidden state): both poolings from one graph."""
-
-    def __init__(self, bert):
-        super().__init__()
-        self.bert = bert
-
-    def forward(self, ids, mask):
-        out = self.bert(input_ids=ids, attention_mask=mask, output_hidden_states=True)
-        return torch.stack(out.hidden_states).mean(0), out.last_hidden_state
-
-
 def export(directory: Path, target: Path, int8: bool) -> dict:
     """Write model.onnx, tokenizer.json and meta.json for `directory` into `target` (atomically)."""
     import warnings
 
+    import torch
+
     from models.entity_encoder import CharEncoder  # imports transformers: only on a cache miss
+
+    class Features(torch.nn.Module):
+        """BertModel -> (mean of all hidden states, last hidden state): both poolings from one graph."""
+
+        def __init__(self, bert):
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, ids, mask):
+            out = self.bert(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+            return torch.stack(out.hidden_states).mean(0), out.last_hidden_state
+
     encoder = CharEncoder.load(directory)
     encoder.model.set_attn_implementation("eager")  # sdpa's mask logic does not trace to a shape-generic graph
-    module = _Features(encoder.model).eval()
+    module = Features(encoder.model).eval()
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
     try:
-        ids, mask = encoder.encode_ids(EXPORT_CHECK_TEXTS)
+        ids, mask = (torch.from_numpy(a) for a in encoder.encode_ids(EXPORT_CHECK_TEXTS))
         with warnings.catch_warnings():  # tracer warnings about Python-side shape checks
             warnings.simplefilter("ignore")
             torch.onnx.export(module, (ids, mask), work / "fp32.onnx", input_names=["ids", "mask"],
@@ -132,7 +133,7 @@ def quantise_static(fp32: Path, int8: Path, texts: list[str], encode_ids):
             if text is None:
                 return None
             ids, mask = encode_ids([text])
-            return {"ids": ids.numpy(), "mask": mask.numpy()}
+            return {"ids": ids, "mask": mask}
 
     root = logging.getLogger()
     level = root.level
@@ -187,13 +188,13 @@ class OnnxCharEncoder(CharBatches):
     def pieces(self, ch: str) -> list[int]:
         return self.tokenizer.encode(ch, add_special_tokens=False).ids
 
-    def features(self, texts: list[str], pooling: str = "mean") -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-character features [batch, max_len, 768] (without [CLS]/[SEP]) and lengths [batch]."""
+    def features(self, texts: list[str], pooling: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+        """Per-character features [batch, max_len, 768] (without [CLS]/[SEP]) and lengths [batch], as numpy."""
         output = self.pooling_checked(pooling)  # the graph's outputs are named after the poolings
         ids, mask = self.encode_ids(texts)
-        hidden, = self.session.run([output], {"ids": ids.numpy(), "mask": mask.numpy()})
-        lengths = torch.tensor([len(t) for t in texts])
-        return torch.from_numpy(hidden[:, 1 : 1 + int(lengths.max())]), lengths
+        hidden, = self.session.run([output], {"ids": ids, "mask": mask})
+        lengths = np.array([len(t) for t in texts])
+        return hidden[:, 1 : 1 + int(lengths.max())], lengths
 
 
 def main(argv=None):

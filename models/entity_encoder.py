@@ -88,7 +88,7 @@ class CharEncoder(CharBatches):
         last layer and 0.72 on the layer mean). The RNN manifest records which one it was trained on.
         """
         self.pooling_checked(pooling)
-        ids, mask = self.encode_ids(texts)
+        ids, mask = (torch.from_numpy(a) for a in self.encode_ids(texts))
         out = self.model(input_ids=ids, attention_mask=mask, output_hidden_states=pooling == "mean")
         hidden = torch.stack(out.hidden_states).mean(0) if pooling == "mean" else out.last_hidden_state
         lengths = torch.tensor([len(t) for t in texts])

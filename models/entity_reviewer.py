@@ -3,12 +3,11 @@ import math
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from models.batching import length_sorted_chunks
 from models.char_features import FEATURE_DIM, MAX_CHARS
-from models.checkpoint import CheckpointError, load_checkpoint
-from models.entity_rnn import EntityRNN, EntityRNNConfig
+from models.checkpoint import CheckpointError, load_arrays
+from models.entity_cell import EntityCell, EntityRNNConfig, parameter_shapes
 from models.paths import ONNX_CACHE
 
 VALID = 1  # class index of "valid entity"
@@ -16,14 +15,20 @@ PASS_CHARS = 512  # padded characters per encoder pass (texts x longest): bounds
 RUNTIMES = ("onnx", "torch")  # the encoder in ONNX Runtime (models/encoder_onnx.py) or in transformers/torch
 
 
-def build_entity_model(manifest: dict) -> EntityRNN:
+def entity_config(manifest: dict) -> EntityRNNConfig:
     if manifest.get("kind") != "entity-rnn":
         raise CheckpointError(f"not an entity-rnn checkpoint (kind={manifest.get('kind')!r})")
-    return EntityRNN(EntityRNNConfig(**manifest["config"]))
+    return EntityRNNConfig(**manifest["config"])
+
+
+def build_entity_model(manifest: dict):
+    from models.entity_rnn import EntityRNN
+    return EntityRNN(entity_config(manifest))
 
 
 class EntityReviewer:
-    def __init__(self, encoder, rnn: EntityRNN, manifest: dict):
+    def __init__(self, encoder, rnn, manifest: dict):
+        """rnn: (features [batch, len, 768], lengths [batch]) -> log-probabilities, as numpy (EntityCell)."""
         trained_on = manifest.get("encoder_fingerprint")
         if trained_on != encoder.fingerprint:
             raise CheckpointError(f"entity RNN was trained on encoder {trained_on}, but the configured encoder is "
@@ -38,7 +43,8 @@ class EntityReviewer:
     def load(cls, encoder_dir: Path, rnn_dir: Path, int8: bool = False, runtime: str = "torch",
              onnx_cache: Path | None = None, threads: int = 1) -> "EntityReviewer":
         """runtime="torch": transformers' BertModel (training and evaluation); "onnx": its cached ONNX
-        export, made on the first load (the service's default: no transformers import at start)."""
+        export, made on the first load (the service's default: neither transformers nor torch is imported).
+        The RNN runs in numpy either way (models/entity_cell.py)."""
         if runtime == "onnx":
             from models.encoder_onnx import OnnxCharEncoder
             encoder = OnnxCharEncoder.load(encoder_dir, onnx_cache or ONNX_CACHE, int8=int8, threads=threads)
@@ -47,10 +53,14 @@ class EntityReviewer:
             encoder = CharEncoder.load(encoder_dir, int8=int8)
         else:
             raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
-        rnn, manifest = load_checkpoint(rnn_dir, build_entity_model)
-        return cls(encoder, rnn, manifest)
+        params, manifest = load_arrays(rnn_dir, lambda m: parameter_shapes(entity_config(m)))
+        return cls(encoder, EntityCell(entity_config(manifest), params), manifest)
 
-    @torch.inference_mode()
+    def p_valid(self, feats, lengths) -> np.ndarray:
+        """P(valid) per row of a padded feature batch [batch, len, 768] with its lengths."""
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow shows as a non-finite score (score_features)
+            return np.exp(self.rnn(np.asarray(feats, dtype=np.float32), np.asarray(lengths))[:, VALID])
+
     def scores(self, texts: list[str]) -> list[float]:
         """P(valid) per text: encoder and RNN over length-sorted passes of at most PASS_CHARS padded characters.
         One pass of 1,000 texts of 62 characters left ONNX Runtime's arena holding 2.5 GB in the worker;
@@ -58,19 +68,19 @@ class EntityReviewer:
         out = [0.0] * len(texts)
         for idx in length_sorted_chunks([len(t) for t in texts], max_tokens=PASS_CHARS):
             feats, lengths = self.encoder.features([texts[i] for i in idx], self.pooling)
-            for i, score in zip(idx, self.rnn(feats, lengths)[:, VALID].exp().tolist()):
+            for i, score in zip(idx, self.p_valid(feats, lengths).tolist()):
                 out[i] = score
         return out
 
-    @torch.inference_mode()
     def score_features(self, features) -> float:
         """P(valid) for one precomputed [seq_len, 768] feature array (shape and finiteness checked)."""
-        x = torch.as_tensor(np.asarray(features, dtype=np.float32))
+        with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf: refused below
+            x = np.asarray(features, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != FEATURE_DIM or not 1 <= x.shape[0] <= MAX_CHARS:
             raise ValueError(f"features must have shape [1..{MAX_CHARS}, {FEATURE_DIM}], got {list(x.shape)}")
-        if not torch.isfinite(x).all():
+        if not np.isfinite(x).all():
             raise ValueError("features must be finite numbers")
-        score = float(self.rnn(x.unsqueeze(0), torch.tensor([x.shape[0]]))[0, VALID].exp())
+        score = float(self.p_valid(x[None], [x.shape[0]])[0])
         if not math.isfinite(score):  # finite inputs near float32's limit (3e38) overflow inside the cell
             raise ValueError("features are too large for the model: its output overflowed")
         return score

@@ -6,22 +6,12 @@
 
 Run batched over padded sequences: a sequence's hidden state stops updating after its last
 character, and its output is the one computed at its last character, so padding never
-changes a result.
+changes a result. Served by its numpy twin, models/entity_cell.py.
 """
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
 
-
-@dataclass
-class EntityRNNConfig:
-    input_size: int = 768
-    hidden_size: int = 128
-    num_classes: int = 2
-
-    def to_dict(self):
-        return asdict(self)
+from models.entity_cell import EntityRNNConfig
 
 
 class EntityRNN(nn.Module):

@@ -11,6 +11,8 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 from models import metrics
 from models.entity_data import build_split, read_lexicon
 from models.entity_reviewer import RUNTIMES, EntityReviewer
@@ -28,12 +30,12 @@ def accuracy_by_kind(examples, pred: list[int]) -> dict:
 
 def evaluate(encoder_dir: Path, rnn_dir: Path, data: Path = ENTITIES_FILE, seed: int = 0, limit: int = 0,
              out_dir: Path | None = None, int8: bool = False, runtime: str = "torch") -> dict:
-    from models.train_entities import featurize, predict_scores
+    from models.train_entities import batches, featurize
     reviewer = EntityReviewer.load(encoder_dir, rnn_dir, int8=int8, runtime=runtime)
     test = build_split(read_lexicon(data), "test", seed, limit)
     feats = featurize(reviewer.encoder, [e.text for e in test], desc="test features", pooling=reviewer.pooling)
-    scores = predict_scores(reviewer.rnn, feats)
-    pred = (scores >= reviewer.threshold).long().tolist()
+    scores = np.concatenate([reviewer.p_valid(x, lengths) for x, lengths, _ in batches(feats, [0] * len(feats), 1024)])
+    pred = (scores >= reviewer.threshold).astype(int).tolist()
     y = [e.label for e in test]
     m = metrics.confusion(y, pred, 2)
     per = metrics.per_class(m, ["invalid", "valid"])

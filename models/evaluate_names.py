@@ -9,12 +9,12 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from models import metrics
 from models.name_predictor import NamePredictor
 from models.names_data import load_corpus
 from models.paths import CHECKPOINTS, NAMES_DIR, REPORTS
+from models.softmax import softmax
 
 
 def evaluate_checkpoint(ckpt: Path, data: Path = NAMES_DIR, seed: int = 0, out_dir: Path | None = None) -> dict:
@@ -25,9 +25,9 @@ def evaluate_checkpoint(ckpt: Path, data: Path = NAMES_DIR, seed: int = 0, out_d
     rows = corpus.split("test", seed)
     names, y = [n for n, _ in rows], np.array([label for _, label in rows])
     logits = predictor.logits_in_batches(names)
-    raw = torch.softmax(logits, -1).numpy()
-    unshifted_top1 = float((logits.argmax(1).numpy() == y).mean())  # the model as trained, before any prior shift
-    probs = torch.softmax(predictor.calibrate(logits), -1).numpy()  # as served, from the same forward pass
+    raw = softmax(logits)
+    unshifted_top1 = float((logits.argmax(1) == y).mean())  # the model as trained, before any prior shift
+    probs = softmax(predictor.calibrate(logits))  # as served, from the same forward pass
     top3 = np.argsort(-probs, 1)[:, :3]
     # A name listed under several languages is one name with several right answers: scored once per
     # name, its top-1 is right if it is any of them (the per-row figure can't exceed ~0.97 here).

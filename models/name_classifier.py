@@ -5,28 +5,14 @@ reaches the cell, so a name scores the same alone or in a batch; a batch without
 the packing) -> final forward and
 backward states -> linear layer over the languages.
 """
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from models.name_config import NameClassifierConfig, pad_ids
+
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 KERNELS = {"rnn": torch.rnn_tanh, "lstm": torch.lstm, "gru": torch.gru}  # what those modules call
-
-
-@dataclass
-class NameClassifierConfig:
-    arch: str = "gru"
-    vocab_size: int = 64
-    num_labels: int = 18
-    embed_dim: int = 64
-    hidden_size: int = 128
-    num_layers: int = 2
-    dropout: float = 0.3
-
-    def to_dict(self):
-        return asdict(self)
 
 
 class NameClassifier(nn.Module):
@@ -68,6 +54,5 @@ class NameClassifier(nn.Module):
 
 def collate(id_lists: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     """Pad variable-length id lists into (ids [batch, max_len], lengths [batch])."""
-    lengths = [len(x) for x in id_lists]
-    width = max(lengths)
-    return torch.tensor([x + [0] * (width - len(x)) for x in id_lists]), torch.tensor(lengths)
+    ids, lengths = pad_ids(id_lists)
+    return torch.from_numpy(ids), torch.from_numpy(lengths)

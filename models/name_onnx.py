@@ -1,16 +1,18 @@
-"""A name classifier as an ONNX Runtime session, built in memory from the loaded torch module.
+"""A name classifier as an ONNX Runtime session, built in memory from verified checkpoint weights.
 
 Why: a single name through torch's GRU kernel is ~36 small matrix products and ~10 element-wise
 ops per time step, each a separate dispatch (~0.9 ms for one name on this CPU); ONNX Runtime runs
-the same recurrent net as one fused operator per layer (~0.25 ms). Large batches stay with torch,
-whose packed kernel is faster there (docs/benchmarks.md). The graph is made from the weights the
-checkpoint loader has already verified, so there is no second weights file to keep in step;
-`tests/test_names_models.py` checks that both runtimes give the same logits.
+the same recurrent net as one fused operator per layer (~0.25 ms), and a serving worker that runs
+every model here never imports torch (~270 MB of each worker's memory, docs/benchmarks.md). The
+graph is made from the weights the checkpoint loader has verified (numpy arrays, or a torch module's
+parameters), so there is no second weights file to keep in step; `tests/test_names_models.py`
+checks that both runtimes give the same logits.
 """
-import numpy as np
-import torch
+from collections import defaultdict
 
-from models.name_classifier import NameClassifier, collate
+import numpy as np
+
+from models.name_config import NameClassifierConfig, pad_ids
 from models.onnx_session import cpu_session
 
 OPS = {"gru": "GRU", "lstm": "LSTM", "rnn": "RNN"}
@@ -20,23 +22,33 @@ GATE_ORDER = {"gru": [1, 0, 2],      # torch r, z, n  -> ONNX z, r, h
               "rnn": [0]}
 
 
-def _gates(w: torch.Tensor, arch: str) -> np.ndarray:
-    chunks = w.detach().float().numpy().reshape(len(GATE_ORDER[arch]), -1, *w.shape[1:])
+# ONNX Runtime's recurrent operators slow down when a batch's lengths differ (GRU, 256 corpus names: 43 ms
+# against torch's 28; run one length at a time: 25 ms), so batches from this size run one length at a time
+# (below it the extra calls cost more than they save; bench/model_limits.py, docs/benchmarks.md).
+SPLIT_BY_LENGTH_FROM = 48
+
+
+def _gates(w: np.ndarray, arch: str) -> np.ndarray:
+    chunks = np.asarray(w, dtype=np.float32).reshape(len(GATE_ORDER[arch]), -1, *w.shape[1:])
     return np.concatenate([chunks[i] for i in GATE_ORDER[arch]])
 
 
-def build_graph(model: NameClassifier) -> bytes:
+def torch_params(model) -> dict[str, np.ndarray]:
+    """A NameClassifier's parameters as numpy arrays, named as in its state_dict."""
+    return {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
+
+
+def build_graph(c: NameClassifierConfig, params: dict[str, np.ndarray]) -> bytes:
     """Serialised ONNX model: ids [batch, time] int64, lengths [batch] int32 -> logits [batch, labels]."""
     from onnx import TensorProto, helper, numpy_helper  # only needed to build the graph
 
-    c, params = model.config, dict(model.named_parameters())
     weights, nodes = [], []
 
     def const(name: str, value: np.ndarray) -> str:
         weights.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
 
-    nodes += [helper.make_node("Gather", [const("embedding", params["embed.weight"].detach().numpy()), "ids"], ["x_bt"]),
+    nodes += [helper.make_node("Gather", [const("embedding", params["embed.weight"]), "ids"], ["x_bt"]),
               helper.make_node("Transpose", ["x_bt"], ["x0"], perm=[1, 0, 2])]  # [time, batch, embed]
     x, extra = "x0", {"linear_before_reset": 1} if c.arch == "gru" else {}  # torch's GRU applies r after W_hn h
     if c.arch == "rnn":
@@ -60,8 +72,8 @@ def build_graph(model: NameClassifier) -> bytes:
     top = f"h{c.num_layers - 1}"  # final states of the last layer: [directions, batch, hidden]
     nodes += [helper.make_node("Transpose", [top], ["last_t"], perm=[1, 0, 2]),
               helper.make_node("Reshape", ["last_t", const("last_shape", np.array([0, -1]))], ["last"]),
-              helper.make_node("Gemm", ["last", const("head_w", params["head.weight"].detach().numpy()),
-                                        const("head_b", params["head.bias"].detach().numpy())], ["logits"], transB=1)]
+              helper.make_node("Gemm", ["last", const("head_w", params["head.weight"]),
+                                        const("head_b", params["head.bias"])], ["logits"], transB=1)]
     graph = helper.make_graph(nodes, f"names-{c.arch}",
                               [helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "time"]),
                                helper.make_tensor_value_info("lengths", TensorProto.INT32, ["batch"])],
@@ -71,12 +83,24 @@ def build_graph(model: NameClassifier) -> bytes:
 
 
 class OnnxNameModel:
-    """Logits for padded ids, like NameClassifier.forward in eval mode, from an ONNX Runtime session."""
+    """Logits for id lists, like NameClassifier.forward in eval mode, from an ONNX Runtime session."""
 
-    def __init__(self, model: NameClassifier, threads: int = 1):
-        self.session = cpu_session(build_graph(model), threads)
+    def __init__(self, config: NameClassifierConfig, params: dict[str, np.ndarray], threads: int = 1):
+        self.config = config
+        self.session = cpu_session(build_graph(config, params), threads)
 
-    def __call__(self, id_lists: list[list[int]]) -> torch.Tensor:
-        ids, lengths = collate(id_lists)  # the same padding as torch's path
-        logits, = self.session.run(["logits"], {"ids": ids.numpy(), "lengths": lengths.numpy().astype(np.int32)})
-        return torch.from_numpy(logits)
+    def __call__(self, id_lists: list[list[int]]) -> np.ndarray:
+        if len(id_lists) < SPLIT_BY_LENGTH_FROM:
+            return self._run(id_lists)
+        by_length = defaultdict(list)
+        for i, ids in enumerate(id_lists):
+            by_length[len(ids)].append(i)
+        out = np.empty((len(id_lists), self.config.num_labels), dtype=np.float32)
+        for rows in by_length.values():
+            out[rows] = self._run([id_lists[i] for i in rows])
+        return out
+
+    def _run(self, id_lists: list[list[int]]) -> np.ndarray:
+        ids, lengths = pad_ids(id_lists)  # the same padding as torch's path
+        logits, = self.session.run(["logits"], {"ids": ids, "lengths": lengths.astype(np.int32)})
+        return logits

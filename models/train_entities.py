@@ -33,7 +33,7 @@ def featurize(encoder: CharEncoder, texts: list[str], batch_size: int = 256, des
     for idx in tqdm(length_sorted_chunks([len(t) for t in texts], batch_size), desc=desc, unit="batch"):
         feats, lengths = encoder.features([texts[j] for j in idx], pooling)
         for row, j in enumerate(idx):
-            out[j] = feats[row, : lengths[row]].half().clone()
+            out[j] = torch.as_tensor(feats[row, : lengths[row]]).half().clone()  # torch or ONNX Runtime (numpy)
     return out
 
 

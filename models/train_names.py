@@ -28,7 +28,7 @@ from tqdm import tqdm
 from models.checkpoint import save_checkpoint
 from models.countries import COUNTRIES_VERSION, LANGUAGE_COUNTRIES
 from models.name_classifier import NameClassifier, NameClassifierConfig, collate
-from models.name_predictor import NamePredictor
+from models.name_predictor import NamePredictor, TorchNames
 from models.name_text import CharVocab, build_vocab
 from models.names_data import feminine_rows, load_corpus, transfer_names
 from models.ngram_teacher import train_ngram_teacher
@@ -53,7 +53,7 @@ def class_weights(rows, num_labels: int, power: float) -> torch.Tensor:
 def teacher_targets(teachers: list, names: list[str], temperature: float) -> torch.Tensor:
     """Soft targets [len(names), labels] from an ensemble (NamePredictor checkpoints, NgramTeacher models): the
     mean of their calibrated log-probabilities (a geometric mean of their answers), softened by `temperature`."""
-    logps = [torch.log_softmax(t.calibrate(t.logits_in_batches(names, 1024)), -1) for t in teachers]
+    logps = [torch.log_softmax(torch.as_tensor(t.calibrate(t.logits_in_batches(names, 1024))), -1) for t in teachers]
     return torch.softmax(torch.stack(logps).mean(0) / temperature, -1)
 
 
@@ -190,7 +190,7 @@ def train(args) -> Path:
     }
     if args.calibrate:
         from models.calibration import fit_temperature
-        manifest["temperature"] = fit_temperature(NamePredictor(model, {**manifest, "model_version": "tmp"}), val_rows)
+        manifest["temperature"] = fit_temperature(NamePredictor(TorchNames(model), {**manifest, "model_version": "tmp"}), val_rows)
         print(f"temperature fitted on validation split: {manifest['temperature']:.3f}")
     out = args.out or CHECKPOINTS / f"names-{args.arch}"
     manifest = save_checkpoint(out, model, manifest, version_prefix=f"names-{args.arch}")

@@ -126,13 +126,17 @@ def test_classify_bad_input_is_400(client, body, code):
     assert_error(post(client, "/classify", body), 400, code)
 
 
-def test_onnx_runtime_setting_serves_the_same_answers(client):
-    """ONNX_MAX_BATCH (8 by default) runs small name batches in ONNX Runtime: the answers of torch only (0)."""
-    assert client.application.extensions["inference"].registry.names["gru"].onnx_max_batch == 8
-    app = create_app({"CACHE_ENABLED": False, "ENTITY_REVIEW": False, "ONNX_MAX_BATCH": 0})
-    assert app.extensions["inference"].registry.names["gru"].onnx_max_batch == 0
+def test_name_runtime_settings_serve_the_same_answers(client):
+    """NAME_RUNTIME=onnx (default) runs every name batch in ONNX Runtime, large ones split by length: the
+    answers of torch only (NAME_RUNTIME=torch, ONNX_MAX_BATCH=0)."""
+    assert type(client.application.extensions["inference"].registry.names["gru"].model).__name__ == "OnnxNameModel"
+    app = create_app({"CACHE_ENABLED": False, "ENTITY_REVIEW": False, "NAME_RUNTIME": "torch", "ONNX_MAX_BATCH": 0})
+    torch_names = app.extensions["inference"].registry.names["gru"].model
+    assert type(torch_names).__name__ == "TorchNames" and torch_names.onnx is None
+    many = [f"{n}{'a' * (i % 9)}" for i, n in enumerate(["Ivanov", "Nguyen", "O'Neill", "Abe", "Schmidt"] * 10)]
     for body in ({"name": "Nakamura", "top_k": 18}, {"name": "van der Berg", "model": "lstm", "top_k": 18},
-                 {"names": ["Ivanov", "Nguyen", "O'Neill"], "model": "rnn", "top_k": 18}):
+                 {"names": ["Ivanov", "Nguyen", "O'Neill"], "model": "rnn", "top_k": 18},
+                 {"names": many, "top_k": 18}, {"names": many, "model": "rnn", "top_k": 18}):
         torch_only, onnx = post(app.test_client(), "/classify", body).get_json(), post(client, "/classify", body).get_json()
         items = zip(onnx.get("results", [onnx]), torch_only.get("results", [torch_only]))
         for a, b in items:

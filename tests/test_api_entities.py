@@ -127,12 +127,17 @@ def test_ready_lists_entity_review(client):
     assert "entity-review" in client.get("/ready").get_json()["models"]
 
 
-def test_service_start_imports_no_transformers(app):
-    """The encoder is served from its cached ONNX export (made when the `app` fixture loaded it), so a
-    fresh process starts without transformers' ~4 s of imports (models/encoder_onnx.py)."""
+def test_service_imports_neither_torch_nor_transformers(app):
+    """The encoder is served from its cached ONNX export (made when the `app` fixture loaded it), the name
+    models and the entity RNN from their weights read as numpy, so a fresh process starts, and answers
+    every kind of request, without transformers' ~4 s of imports or torch's ~270 MB (docs/benchmarks.md)."""
     code = ("import sys; from app import create_app; app = create_app({'REDIS_URL': 'redis://127.0.0.1:9/0'}); "
-            "assert app.extensions['inference'].registry.ready(); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'transformers'))")
+            "assert app.extensions['inference'].registry.ready(); c = app.test_client(); "
+            "names = [f'Nakamura{i}' + 'x' * (i % 7) for i in range(40)]; "
+            "assert all(c.post('/classify', json={'names': names, 'model': m}).status_code == 200 for m in ('gru', 'lstm', 'rnn')); "
+            "assert c.post('/review-entity', json={'texts': ['手内肌萎缩', '肺炎']}).status_code == 200; "
+            "assert c.post('/review-entity', json={'features': [[0.0] * 768] * 3}).status_code == 200; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"

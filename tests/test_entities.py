@@ -14,6 +14,7 @@ from models.entity_data import KINDS, build_split
 from models.char_features import FEATURE_DIM, EncoderError
 from models.entity_encoder import CharEncoder
 from models.entity_reviewer import EntityReviewer
+from models.entity_cell import EntityCell, parameter_shapes
 from models.entity_rnn import EntityRNN, EntityRNNConfig
 
 LEXICON = ["手内肌萎缩", "肌萎缩", "高血压", "糖尿病肾病", "急性胃肠炎", "慢性支气管炎", "头痛", "发热", "咳嗽",
@@ -99,12 +100,12 @@ def test_onnx_export_gives_the_transformers_features(tiny_encoder, tmp_path, mon
     assert [onnx.char_id(c) for c in "".join(TEXTS)] == [exact.char_id(c) for c in "".join(TEXTS)]
     for pooling in ("mean", "last"):
         (a, la), (b, lb) = onnx.features(TEXTS, pooling), exact.features(TEXTS, pooling)
-        assert torch.equal(la, lb) and a.shape == b.shape
-        assert float((a - b).abs().max()) < 1e-4, pooling
+        assert np.array_equal(la, lb.numpy()) and a.shape == tuple(b.shape)
+        assert float(np.abs(a - b.numpy()).max()) < 1e-4, pooling
     # The second load is the cached export: no transformers, no new export.
     monkeypatch.setattr(encoder_onnx, "export", lambda *a: pytest.fail("exported again"))
     again = encoder_onnx.OnnxCharEncoder.load(tiny_encoder[0], tmp_path / "cache")
-    assert torch.equal(again.features(TEXTS)[0], onnx.features(TEXTS)[0])
+    assert np.array_equal(again.features(TEXTS)[0], onnx.features(TEXTS)[0])
     with pytest.raises(EncoderError):
         again.features(["肺" * 63])
 
@@ -115,7 +116,7 @@ def test_a_damaged_onnx_export_is_made_again_and_an_unwritable_cache_is_a_clear_
     entry, = (tmp_path / "cache").iterdir()
     (entry / "model.onnx").write_bytes(b"not a graph")
     again = OnnxCharEncoder.load(tiny_encoder[0], tmp_path / "cache")
-    assert torch.allclose(again.features(TEXTS)[0], first.features(TEXTS)[0])
+    assert np.allclose(again.features(TEXTS)[0], first.features(TEXTS)[0])
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
     if os.access(locked, os.W_OK):  # root ignores permission bits: a file in the way fails the same way
@@ -128,14 +129,14 @@ def test_a_damaged_onnx_export_is_made_again_and_an_unwritable_cache_is_a_clear_
 def test_onnx_int8_export_is_close_and_keyed_by_every_file(tiny_encoder, tmp_path):
     import shutil
     from models.encoder_onnx import OnnxCharEncoder, directory_key
-    exact, _ = CharEncoder.load(tiny_encoder[0]).features(TEXTS)
+    exact = CharEncoder.load(tiny_encoder[0]).features(TEXTS)[0].numpy()
     int8 = OnnxCharEncoder.load(tiny_encoder[0], tmp_path / "cache", int8=True)
     quantised, _ = int8.features(TEXTS)
-    assert float((quantised - exact).norm() / exact.norm()) < 0.05
+    assert float(np.linalg.norm(quantised - exact) / np.linalg.norm(exact)) < 0.05
     # fixed (calibrated) activation scales: a text's features are the same alone or beside any others
     for i, text in enumerate(TEXTS):
         alone, _ = int8.features([text])
-        assert torch.allclose(alone[0], quantised[i, : len(text)], atol=1e-5), text
+        assert np.allclose(alone[0], quantised[i, : len(text)], atol=1e-5), text
     copy = shutil.copytree(tiny_encoder[0], tmp_path / "copy")
     assert directory_key(copy) == directory_key(tiny_encoder[0])
     config = json.loads((copy / "config.json").read_text())
@@ -169,6 +170,25 @@ def test_rnn_is_padding_invariant():
     assert torch.allclose(batch.exp().sum(1), torch.ones(2), atol=1e-5)  # LogSoftmax over 2 classes
 
 
+def served_cell(rnn: EntityRNN) -> EntityCell:
+    return EntityCell(rnn.config, {k: v.detach().numpy() for k, v in rnn.state_dict().items()})
+
+
+def test_served_numpy_cell_is_the_torch_cell():
+    """The service runs the i2h/i2o cell in numpy (models/entity_cell.py), training in torch: same weights
+    (names and shapes, as the torch-free loader demands them), same log-probabilities, padding included."""
+    torch.manual_seed(1)
+    config = EntityRNNConfig(hidden_size=16)
+    rnn = EntityRNN(config).eval()
+    assert parameter_shapes(config) == {k: tuple(v.shape) for k, v in rnn.state_dict().items()}
+    x, lengths = torch.randn(4, 9, FEATURE_DIM), torch.tensor([9, 1, 5, 3])
+    with torch.no_grad():
+        expected = rnn(x, lengths).numpy()
+    got = served_cell(rnn)(x.numpy(), lengths.numpy())
+    assert got.dtype == np.float32 and np.allclose(got, expected, atol=1e-5)
+    assert not np.allclose(got[0], got[1])  # really computed
+
+
 def test_rnn_training_smoke_and_encoder_mismatch(tiny_encoder, tmp_path):
     enc_dir, data = tiny_encoder
     out = tmp_path / "rnn"
@@ -185,8 +205,9 @@ def test_rnn_training_smoke_and_encoder_mismatch(tiny_encoder, tmp_path):
     assert abs(reviewer.score_features(np.zeros((4, FEATURE_DIM))) - reviewer.score_features([[0.0] * FEATURE_DIM] * 4)) < 1e-6
 
     manifest["encoder_fingerprint"] = "0000000000000000"
-    from models.checkpoint import save_checkpoint
-    save_checkpoint(out, reviewer.rnn, {k: v for k, v in manifest.items() if k not in ("weights_sha256", "model_version")},
+    from models.checkpoint import load_checkpoint, save_checkpoint
+    from models.entity_reviewer import build_entity_model
+    save_checkpoint(out, load_checkpoint(out, build_entity_model)[0], {k: v for k, v in manifest.items() if k not in ("weights_sha256", "model_version")},
                     "entity-rnn")
     for runtime in ("torch", "onnx"):
         with pytest.raises(CheckpointError, match="trained on encoder 0000000000000000"):
@@ -196,7 +217,7 @@ def test_rnn_training_smoke_and_encoder_mismatch(tiny_encoder, tmp_path):
 @pytest.mark.parametrize("features", [np.zeros((3, 10)), np.zeros((0, FEATURE_DIM)), np.zeros((63, FEATURE_DIM)),
                                       np.full((2, FEATURE_DIM), np.nan), np.zeros(FEATURE_DIM)])
 def test_feature_path_validates(tiny_encoder, tmp_path, features):
-    rnn = EntityRNN(EntityRNNConfig()).eval()
+    rnn = served_cell(EntityRNN(EntityRNNConfig()))
     encoder = CharEncoder.load(tiny_encoder[0])
     reviewer = EntityReviewer(encoder, rnn, {"encoder_fingerprint": encoder.fingerprint, "model_version": "t"})
     with pytest.raises(ValueError):

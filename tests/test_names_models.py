@@ -2,11 +2,14 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
 from models.checkpoint import CheckpointError
-from models.name_predictor import NamePredictor
+from models import name_onnx
+from models.name_config import NameClassifierConfig, parameter_shapes
+from models.name_predictor import RUNTIMES, NamePredictor
 from models.name_text import MAX_NAME_CHARS, CharVocab, build_vocab, normalise
 from models.names_data import feminine_form, feminine_rows, load_corpus, transfer_names
 from models.paths import CHECKPOINTS
@@ -107,7 +110,7 @@ def test_smoke_distillation_from_teacher_checkpoints(tmp_path):
     names = ["tanaka", "ivanov"]
     t = NamePredictor.load(teacher)
     soft = train_names.teacher_targets([t], names, temperature=2.0)
-    expected = torch.softmax(torch.log_softmax(t.calibrate(t.logits(names)), -1) / 2.0, -1)
+    expected = torch.softmax(torch.log_softmax(torch.as_tensor(t.calibrate(t.logits(names))), -1) / 2.0, -1)
     assert torch.allclose(soft, expected, atol=1e-6) and torch.allclose(soft.sum(1), torch.ones(2))
     train_names.main(["--arch", "gru", "--data", str(data), "--out", str(student), "--init-seed", "3",
                       "--teacher", str(teacher), "--distill-weight", "0.7", "--feminine-forms", "--transfer", "0.5", *TINY])
@@ -155,26 +158,32 @@ def test_batch_equals_single(shipped):  # single names take the unpadded kernel 
     names = ["Nakamura", "O'Neill", "Papadopoulos", "Nguyen", "a", "Abramovich-Kowalski"]
     batch = shipped.probabilities(names)
     for i, name in enumerate(names):
-        assert torch.allclose(shipped.probabilities([name])[0], batch[i], atol=1e-5)
+        assert np.allclose(shipped.probabilities([name])[0], batch[i], atol=1e-5)
 
 
 @pytest.mark.parametrize("arch", ["gru", "lstm", "rnn"])
 def test_onnx_runtime_gives_the_torch_logits(arch):
-    """Small batches are served by ONNX Runtime (models/name_onnx.py): gate order, biases, direction and
-    variable lengths must come out exactly as torch computes them, alone and in padded batches."""
+    """The service runs names in ONNX Runtime (models/name_onnx.py): gate order, biases, direction and
+    variable lengths must come out exactly as torch computes them, alone, in padded batches, and in the
+    batches it splits by length; the graph is built from the same weights read without torch."""
     torch_only = NamePredictor.load(CHECKPOINTS / f"names-{arch}")
-    onnx = NamePredictor.load(CHECKPOINTS / f"names-{arch}", onnx_max_batch=1000)
+    onnx = NamePredictor.load(CHECKPOINTS / f"names-{arch}", runtime="onnx")
+    assert onnx.version == torch_only.version and onnx.labels == torch_only.labels
     names = ["Nakamura", "O'Neill", "Papadopoulos", "Nguyen", "a", "", "Abramovich", "x" * 200, "Иванов", "Łukasiewicz"]
-    assert torch.allclose(onnx.logits(names), torch_only.logits(names), atol=1e-4)
+    assert np.allclose(onnx.logits(names), torch_only.logits(names), atol=1e-4)
     for name in names:
-        assert torch.allclose(onnx.logits([name]), torch_only.logits([name]), atol=1e-4)
-    assert not torch.equal(onnx.logits(names[:2]), onnx.logits(names[2:4]))  # really computed, not constant
+        assert np.allclose(onnx.logits([name]), torch_only.logits([name]), atol=1e-4)
+    assert not np.array_equal(onnx.logits(names[:2]), onnx.logits(names[2:4]))  # really computed, not constant
+    many = [f"{n}{i}" for i in range(20) for n in names]  # over SPLIT_BY_LENGTH_FROM: one pass per length
+    assert len(many) >= name_onnx.SPLIT_BY_LENGTH_FROM and len({len(n) for n in many}) > 5
+    assert np.allclose(onnx.logits(many), torch_only.logits(many), atol=1e-4)
+    assert np.allclose(onnx.probabilities(many), torch_only.probabilities(many), atol=1e-5)
 
 
-def test_onnx_runtime_serves_only_batches_up_to_its_limit(monkeypatch):
+def test_torch_runtime_sends_only_batches_up_to_its_limit_to_onnx_runtime(monkeypatch):
     predictor = NamePredictor.load(CHECKPOINTS / "names-gru", onnx_max_batch=2)
     calls = []
-    monkeypatch.setattr(predictor, "onnx", lambda ids: calls.append(len(ids)) or torch.zeros(len(ids), 18))
+    monkeypatch.setattr(predictor.model, "onnx", lambda ids: calls.append(len(ids)) or np.zeros((len(ids), 18)))
     predictor.logits(["Nakamura", "Ivanov"])
     predictor.logits(["Nakamura", "Ivanov", "Nguyen"])  # over the limit: torch
     assert calls == [2]
@@ -187,23 +196,41 @@ def test_tampered_or_incomplete_checkpoint_is_refused(tmp_path):
     blob = bytearray((bad / "model.safetensors").read_bytes())
     blob[-10] ^= 0xFF
     (bad / "model.safetensors").write_bytes(bytes(blob))
-    with pytest.raises(CheckpointError, match="does not match"):
-        NamePredictor.load(bad)
+    for runtime in RUNTIMES:
+        with pytest.raises(CheckpointError, match="does not match"):
+            NamePredictor.load(bad, runtime)
 
     shutil.copy(src / "model.safetensors", bad / "model.safetensors")
     manifest = json.loads((bad / "manifest.json").read_text())
     manifest["config"]["hidden_size"] = 64  # manifest lies about the architecture
     (bad / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(CheckpointError, match="do not fit"):
-        NamePredictor.load(bad)
+    for runtime in RUNTIMES:  # the numpy loader checks every weight's shape as load_state_dict(strict=True) does
+        with pytest.raises(CheckpointError, match="do not fit"):
+            NamePredictor.load(bad, runtime)
+    manifest["config"]["hidden_size"] = 128
+    manifest["config"]["num_layers"] = 1  # fewer weights than the file holds
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    for runtime in RUNTIMES:
+        with pytest.raises(CheckpointError, match="do not fit"):
+            NamePredictor.load(bad, runtime)
 
     (bad / "manifest.json").write_text("{truncated")
-    with pytest.raises(CheckpointError, match="unreadable"):
-        NamePredictor.load(bad)
+    for runtime in RUNTIMES:
+        with pytest.raises(CheckpointError, match="unreadable"):
+            NamePredictor.load(bad, runtime)
     (bad / "model.safetensors").unlink()
     shutil.copy(src / "manifest.json", bad / "manifest.json")
-    with pytest.raises(CheckpointError, match="missing"):
-        NamePredictor.load(bad)
+    for runtime in RUNTIMES:
+        with pytest.raises(CheckpointError, match="missing"):
+            NamePredictor.load(bad, runtime)
+
+
+@pytest.mark.parametrize("arch", ["gru", "lstm", "rnn"])
+def test_numpy_loader_knows_the_torch_modules_weights(arch):
+    """parameter_shapes (what the torch-free loader demands) is NameClassifier's state_dict, for every cell."""
+    from models.name_classifier import NameClassifier
+    config = NameClassifierConfig(arch=arch, vocab_size=37, num_labels=5, embed_dim=16, hidden_size=8, num_layers=3)
+    assert parameter_shapes(config) == {k: tuple(v.shape) for k, v in NameClassifier(config).state_dict().items()}
 
 
 def test_prior_adjustment_shifts_mass_from_frequent_to_rare_labels():
@@ -215,8 +242,8 @@ def test_prior_adjustment_shifts_mass_from_frequent_to_rare_labels():
         return NamePredictor(gru.model, {**gru.manifest, "prior_adjustment": {"tau": tau, "train_label_counts": counts}})
 
     flat, shifted = with_tau(0.0), with_tau(1.0)
-    assert torch.equal(flat.prior_shift, torch.zeros(len(gru.labels)))
-    assert torch.allclose(flat.probabilities(["Lee"]), gru.probabilities(["Lee"]))  # no adjustment = tau 0
+    assert np.array_equal(flat.prior_shift, np.zeros(len(gru.labels)))
+    assert np.allclose(flat.probabilities(["Lee"]), gru.probabilities(["Lee"]))  # no adjustment = tau 0
     p0, p1 = flat.probabilities(["Lee"])[0], shifted.probabilities(["Lee"])[0]
     assert p1[gru.index["Vietnamese"]] > p0[gru.index["Vietnamese"]] and p1[gru.index["Russian"]] < p0[gru.index["Russian"]]
     for bad in ([0] * len(counts), counts[:-1]):
