@@ -2,9 +2,11 @@
 
 No preload: each worker loads the checkpoints *after* fork, so `kill -HUP` on the master
 really reloads checkpoints (and the app's code) in fresh workers. The master only *imports*
-torch and tokenizers (no tensor work, so no OpenMP pool exists to break across fork,
-pytorch#49555): a worker forked at start or on HUP then boots in about a second instead of
-spending seconds on imports while it is not serving. Not onnxruntime: a process forked after
+tokenizers, and torch when a torch runtime is configured (no tensor work, so no OpenMP pool exists
+to break across fork, pytorch#49555): a worker forked at start or on HUP then boots in about a second
+instead of spending seconds on imports while it is not serving. By default the workers never use torch
+(NAME_RUNTIME=onnx, ENTITY_ENCODER_RUNTIME=onnx), so the master leaves it out too: every worker
+would otherwise hold torch's pages (RSS). Not onnxruntime: a process forked after
 importing it never finishes exiting (measured: the child hangs in sys.exit; a worker that failed
 to boot then kept supervisor from marking a broken release FATAL), so each worker imports it
 itself (~0.3 s). transformers is not imported at all: the entity encoder is served from its
@@ -26,9 +28,12 @@ accesslog = os.environ.get("ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 
-os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("TORCH_THREADS", "1"))  # before torch is imported
+os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("TORCH_THREADS", "1"))  # before torch or numpy is imported
 import tokenizers  # noqa: E402,F401  (import only)
-import torch  # noqa: E402,F401
+from app.config import from_env  # noqa: E402
+
+if "torch" in (from_env()["NAME_RUNTIME"], from_env()["ENTITY_ENCODER_RUNTIME"]):
+    import torch  # noqa: F401
 
 # Metrics from all workers: prometheus-client multiprocess mode needs this set before it is imported.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(os.environ.get("RUN_DIR", tempfile.gettempdir()),

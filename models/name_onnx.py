@@ -87,7 +87,8 @@ class OnnxNameModel:
 
     def __init__(self, config: NameClassifierConfig, params: dict[str, np.ndarray], threads: int = 1):
         self.config = config
-        self.session = cpu_session(build_graph(config, params), threads)
+        # No arena: its working memory is small and per run, and an arena would keep every concurrent run's.
+        self.session = cpu_session(build_graph(config, params), threads, arena=False)
 
     def __call__(self, id_lists: list[list[int]]) -> np.ndarray:
         if len(id_lists) < SPLIT_BY_LENGTH_FROM:
