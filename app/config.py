@@ -43,6 +43,11 @@ def coerce(default, raw: str):
     return type(default)(raw)
 
 
+def uses_torch(settings: dict) -> bool:
+    """Whether a configured runtime needs torch; by default none does (the gunicorn master and workers skip it)."""
+    return "torch" in (settings["NAME_RUNTIME"], settings["ENTITY_ENCODER_RUNTIME"])
+
+
 def from_env(environ=os.environ) -> dict:
     """DEFAULTS with any variable of the same name from the environment, typed like its default."""
     return {k: coerce(v, environ[k]) if k in environ else v for k, v in DEFAULTS.items()}

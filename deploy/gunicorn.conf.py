@@ -30,9 +30,9 @@ loglevel = os.environ.get("LOG_LEVEL", "info")
 
 os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("TORCH_THREADS", "1"))  # before torch or numpy is imported
 import tokenizers  # noqa: E402,F401  (import only)
-from app.config import from_env  # noqa: E402
+from app.config import from_env, uses_torch  # noqa: E402
 
-if "torch" in (from_env()["NAME_RUNTIME"], from_env()["ENTITY_ENCODER_RUNTIME"]):
+if uses_torch(from_env()):
     import torch  # noqa: F401
 
 # Metrics from all workers: prometheus-client multiprocess mode needs this set before it is imported.

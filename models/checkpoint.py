@@ -8,6 +8,8 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
+
 WEIGHTS, MANIFEST = "model.safetensors", "manifest.json"
 
 
@@ -40,6 +42,11 @@ def read_manifest(directory: Path) -> dict:
         raise CheckpointError(f"checkpoint manifest missing: {path}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"checkpoint manifest unreadable: {path}: {e}") from None
+
+
+def state_arrays(model) -> dict[str, np.ndarray]:
+    """A torch module's state_dict as float32 numpy arrays: what load_arrays gives for its saved checkpoint."""
+    return {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
 
 
 def verified(directory: Path) -> tuple[dict, Path]:
@@ -93,4 +100,4 @@ def load_arrays(directory: Path, shapes) -> tuple[dict, dict]:
     wrong = {k: (list(a.shape), list(expected[k])) for k, a in arrays.items() if tuple(a.shape) != tuple(expected[k])}
     if wrong:
         raise _misfit(directory, f"shapes (found, expected): {wrong}")
-    return {k: a.astype("float32", copy=False) for k, a in arrays.items()}, manifest
+    return {k: a.astype(np.float32, copy=False) for k, a in arrays.items()}, manifest

@@ -64,7 +64,7 @@ def export(directory: Path, target: Path, int8: bool) -> dict:
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
     try:
-        ids, mask = (torch.from_numpy(a) for a in encoder.encode_ids(EXPORT_CHECK_TEXTS))
+        ids, mask = encoder.encode_tensors(EXPORT_CHECK_TEXTS)
         with warnings.catch_warnings():  # tracer warnings about Python-side shape checks
             warnings.simplefilter("ignore")
             torch.onnx.export(module, (ids, mask), work / "fp32.onnx", input_names=["ids", "mask"],

@@ -77,6 +77,11 @@ class CharEncoder(CharBatches):
     def pieces(self, ch: str) -> list[int]:
         return [vocab_id(self.tokenizer, ch)]  # the id pretraining gave this character
 
+    def encode_tensors(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """encode_ids as torch tensors, for BertModel (features, and the ONNX export's trace)."""
+        ids, mask = self.encode_ids(texts)
+        return torch.from_numpy(ids), torch.from_numpy(mask)
+
     @torch.inference_mode()
     def features(self, texts: list[str], pooling: str = "mean") -> tuple[torch.Tensor, torch.Tensor]:
         """Per-character features [batch, max_len, 768] (without [CLS]/[SEP]) and lengths [batch].
@@ -88,7 +93,7 @@ class CharEncoder(CharBatches):
         last layer and 0.72 on the layer mean). The RNN manifest records which one it was trained on.
         """
         self.pooling_checked(pooling)
-        ids, mask = (torch.from_numpy(a) for a in self.encode_ids(texts))
+        ids, mask = self.encode_tensors(texts)
         out = self.model(input_ids=ids, attention_mask=mask, output_hidden_states=pooling == "mean")
         hidden = torch.stack(out.hidden_states).mean(0) if pooling == "mean" else out.last_hidden_state
         lengths = torch.tensor([len(t) for t in texts])

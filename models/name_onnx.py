@@ -33,11 +33,6 @@ def _gates(w: np.ndarray, arch: str) -> np.ndarray:
     return np.concatenate([chunks[i] for i in GATE_ORDER[arch]])
 
 
-def torch_params(model) -> dict[str, np.ndarray]:
-    """A NameClassifier's parameters as numpy arrays, named as in its state_dict."""
-    return {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
-
-
 def build_graph(c: NameClassifierConfig, params: dict[str, np.ndarray]) -> bytes:
     """Serialised ONNX model: ids [batch, time] int64, lengths [batch] int32 -> logits [batch, labels]."""
     from onnx import TensorProto, helper, numpy_helper  # only needed to build the graph

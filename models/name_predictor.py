@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from models.checkpoint import CheckpointError, load_arrays, load_checkpoint
+from models.checkpoint import CheckpointError, load_arrays, load_checkpoint, state_arrays
 from models.name_config import NameClassifierConfig, parameter_shapes
-from models.name_onnx import OnnxNameModel, torch_params
+from models.name_onnx import OnnxNameModel
 from models import name_scripts
 from models.name_text import CharVocab, normalise
 from models.softmax import log_softmax, softmax
@@ -47,7 +47,7 @@ class TorchNames:
 
     def __init__(self, model, onnx_max_batch: int = 0, threads: int = 1):
         self.model, self.config, self.onnx_max_batch = model, model.config, onnx_max_batch
-        self.onnx = OnnxNameModel(model.config, torch_params(model), threads) if onnx_max_batch > 0 else None
+        self.onnx = OnnxNameModel(model.config, state_arrays(model), threads) if onnx_max_batch > 0 else None
 
     def __call__(self, id_lists: list[list[int]]) -> np.ndarray:
         if len(id_lists) <= self.onnx_max_batch:

@@ -9,7 +9,7 @@ import torch
 
 from models import pretrain_encoder, train_entities
 from models.batching import length_sorted_chunks
-from models.checkpoint import CheckpointError
+from models.checkpoint import CheckpointError, state_arrays
 from models.entity_data import KINDS, build_split
 from models.char_features import FEATURE_DIM, EncoderError
 from models.entity_encoder import CharEncoder
@@ -171,7 +171,7 @@ def test_rnn_is_padding_invariant():
 
 
 def served_cell(rnn: EntityRNN) -> EntityCell:
-    return EntityCell(rnn.config, {k: v.detach().numpy() for k, v in rnn.state_dict().items()})
+    return EntityCell(rnn.config, state_arrays(rnn))
 
 
 def test_served_numpy_cell_is_the_torch_cell():
