@@ -25,6 +25,9 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,                # bytes; larger bodies get 413
     "LOW_CONFIDENCE_THRESHOLD": 0.5,
     "CORS_ORIGINS": "",                                   # comma-separated origins allowed to call the API
+    "THREADS": 4,                                         # gunicorn threads per worker (deploy/gunicorn.conf.py reads it here)
+    "HEAVY_ENTITY_CHARS": 1024,                           # an entity forward of this many characters or more is heavy (~0.1 s); 0 = no limit
+    "HEAVY_REQUESTS": 0,                                  # heavy calls a worker admits at once, running one at a time; 0 = THREADS - 1
     "TORCH_THREADS": 1,                                   # intra-op threads per worker, ONNX Runtime's and (if loaded) torch's
     "NAME_RUNTIME": "onnx",                               # "onnx": every name batch in ONNX Runtime, no torch import; "torch"
     "ONNX_MAX_BATCH": 8,                                  # NAME_RUNTIME=torch: batches up to this many parts in ONNX Runtime; 0 = torch only
@@ -46,6 +49,11 @@ def coerce(default, raw: str):
 def uses_torch(settings: dict) -> bool:
     """Whether a configured runtime needs torch; by default none does (the gunicorn master and workers skip it)."""
     return "torch" in (settings["NAME_RUNTIME"], settings["ENTITY_ENCODER_RUNTIME"])
+
+
+def heavy_admitted(settings: dict) -> int:
+    """Heavy calls a worker admits at once: by default all but one of its threads, kept for probes and light requests."""
+    return settings["HEAVY_REQUESTS"] or max(1, settings["THREADS"] - 1)
 
 
 def from_env(environ=os.environ) -> dict:

@@ -10,6 +10,7 @@ log = logging.getLogger(__name__)
 
 class ApiError(Exception):
     status, code = 400, "bad_request"
+    retry_after: int | None = None  # seconds, sent as Retry-After
 
     def __init__(self, message: str, code: str | None = None, status: int | None = None):
         super().__init__(message)
@@ -42,7 +43,10 @@ def describe(e: ValidationError) -> str:
 def init_app(app):
     @app.errorhandler(ApiError)
     def _api(e):
-        return error_response(e.status, e.code, e.message)
+        response, status = error_response(e.status, e.code, e.message)
+        if e.retry_after is not None:
+            response.headers["Retry-After"] = str(e.retry_after)
+        return response, status
 
     @app.errorhandler(ValidationError)
     def _validation(e):

@@ -33,6 +33,8 @@ class Metrics:
         unread = Counter("inputs_without_model_total", "items answered without a forward pass: a name in no "
                          "supported script, an entity text with no character the encoder knows", ["reason"], registry=r)
         self.without_model = {reason: unread.labels(reason=reason) for reason in UNREAD_REASONS}
+        self.shed = Counter("heavy_requests_shed_total", "large batches answered 503 overloaded because the worker "
+                            "already held its share of heavy work (app/admission.py)", registry=r)
 
     def observe_request(self, endpoint: str, method: str, status: str, seconds: float):
         """Count and time one request; the label set is bounded (URL rules × methods × statuses)."""

@@ -12,12 +12,19 @@ def _json(model):
     return {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}}
 
 
+ERROR_DESCRIPTIONS = {503: "not_ready (models loading, or entity review disabled) or overloaded (this worker is "
+                               "busy with large entity batches: retry after Retry-After seconds)"}
+
+
 def _responses(ok_models, *errors):
     ok = {"oneOf": [{"$ref": REF.format(model=m.__name__)} for m in ok_models]} if len(ok_models) > 1 \
         else {"$ref": REF.format(model=ok_models[0].__name__)}
     out = {"200": {"description": "OK", "content": {"application/json": {"schema": ok}}}}
     for code in errors:
-        out[str(code)] = {"description": "error", "content": _json(s.ErrorResponse)}
+        out[str(code)] = {"description": ERROR_DESCRIPTIONS.get(code, "error"), "content": _json(s.ErrorResponse)}
+        if code == 503:
+            out[str(code)]["headers"] = {"Retry-After": {"description": "seconds, with code overloaded",
+                                                         "schema": {"type": "integer"}}}
     return out
 
 

@@ -8,7 +8,9 @@ import logging
 import time
 from pathlib import Path
 
+from app.admission import HeavyWorkGate
 from app.batcher import MicroBatcher
+from app.config import heavy_admitted
 from app.libc import trim_heap
 from models.entity_reviewer import EntityReviewer
 from models.name_predictor import NamePredictor
@@ -25,6 +27,11 @@ class ModelRegistry:
         self.names: dict[str, NamePredictor] = {}
         self.entity: EntityReviewer | None = None
         self._infer: dict[str, object] = {}  # model id -> fn(list of inputs) -> list of outputs
+        self._cost: dict[str, object] = {}   # model id -> fn(list of inputs) -> work, for the gate
+        # Entity characters only: the encoder costs ~0.1 ms a character here, and the largest name batch
+        # the API takes (1,000 names cut to 32 characters) under 0.5 s (docs/benchmarks.md, "Session 15").
+        self.gate = HeavyWorkGate(config["HEAVY_ENTITY_CHARS"], heavy_admitted(config),
+                                  metrics.shed.inc if metrics else None)
 
     def load(self):
         for model_id in self.expected:
@@ -35,7 +42,7 @@ class ModelRegistry:
                                                onnx_cache=Path(c["ONNX_CACHE_DIR"]), threads=c["TORCH_THREADS"])
                 reviewer.scores(["手内肌萎缩"])  # smoke inference
                 self.entity = reviewer
-                self._expose(model_id, reviewer.scores)
+                self._expose(model_id, reviewer.scores, cost=lambda texts: sum(map(len, texts)))
                 log.info("loaded entity-review %s", reviewer.version)
             else:
                 c = self.config
@@ -55,7 +62,7 @@ class ModelRegistry:
             self.metrics.observe_forward(model_id, items, time.perf_counter() - start)
         return out
 
-    def _expose(self, model_id: str, fn):
+    def _expose(self, model_id: str, fn, cost=lambda inputs: 0):
         trim_after = self.config["MALLOC_TRIM_AFTER_ITEMS"]
 
         def forward(inputs: list) -> list:  # timed here, so the metrics see the real (merged) batches
@@ -63,12 +70,19 @@ class ModelRegistry:
             if trim_after and len(inputs) >= trim_after:
                 trim_heap()  # hand a large batch's freed buffers back to the OS now (app/libc.py)
             return out
+        self._cost[model_id] = cost
         batching = self.config["CROSS_REQUEST_BATCHING"]
         self._infer[model_id] = MicroBatcher(forward, self.config["MAX_BATCH_ITEMS"]) if batching else forward
 
     def infer(self, model_id: str, inputs: list) -> list:
-        """One output per input; concurrent calls in this worker share a forward pass (app/batcher.py)."""
-        return self._infer[model_id](inputs)
+        """One output per input; heavy passes one at a time (app/admission.py), and concurrent calls in this
+        worker may share a forward pass (app/batcher.py)."""
+        with self.gate.run(self.cost(model_id, inputs)):
+            return self._infer[model_id](inputs)
+
+    def cost(self, model_id: str, inputs: list) -> int:
+        """The work `inputs` make for `model_id`, in the gate's unit (entity characters; names: 0)."""
+        return self._cost[model_id](inputs)
 
     def versions(self) -> dict[str, str]:
         loaded = {f"names-{k}": p.version for k, p in self.names.items()}

@@ -62,6 +62,12 @@ def _reviewer(ctx):
 def review(ctx, texts: list[str]):
     """(version, [(text, cached, valid, score, unknown_characters)]) in input order."""
     reviewer = _reviewer(ctx)
+    # Admitted or shed right after parsing: a large batch this worker has no room for costs only its parse.
+    with ctx.registry.gate.admit(ctx.registry.cost("entity-review", texts)):
+        return _review(ctx, reviewer, texts)
+
+
+def _review(ctx, reviewer, texts: list[str]):
     encoder = reviewer.encoder
     read = [encoder.readable(t) for t in texts]
     keys_in = [k for k, _ in read]

@@ -8,6 +8,7 @@ one run (absolute numbers drift on shared machines); with --rounds N every setti
 alternating order and the median ratio over the rounds is printed too. Prints markdown tables.
 """
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -45,6 +46,8 @@ CONFIGS = {
     "gthread 2w x 4t, names in torch, up to 8 in ONNX Runtime (NAME_RUNTIME=torch, default until session 14)":
         {**GTHREAD, "NAME_RUNTIME": "torch"},
     "gthread 2w x 4t, encoder in transformers/torch (ENTITY_ENCODER_RUNTIME=torch)": {**GTHREAD, "ENTITY_ENCODER_RUNTIME": "torch"},
+    "gthread 2w x 4t, gunicorn's own gthread worker (closes on its event loop, default until session 15)":
+        {**GTHREAD, "WORKER_CLASS": "gunicorn.workers.gthread.ThreadWorker"},
 }
 
 
@@ -79,8 +82,10 @@ def run_wrk(base: str, scenario: str, duration: int, connections: int) -> dict:
     return json.loads(lines[0][len("RESULT "):])
 
 
-def bench_config(name: str, settings: dict, duration: int, connections: int, workdir: Path,
-                 scenarios: list[str] = SCENARIOS) -> dict:
+@contextlib.contextmanager
+def gunicorn_service(settings: dict, workdir: Path):
+    """redis-server + gunicorn (deploy/gunicorn.conf.py) on free loopback ports with `settings`:
+    yields (base URL, redis, gunicorn process, seconds from start to /ready)."""
     redis = RedisServer(workdir).start()
     port = free_port()
     env = {**os.environ, **settings, "BIND": f"127.0.0.1:{port}", "REDIS_URL": redis.url, "RUN_DIR": str(workdir),
@@ -93,7 +98,21 @@ def bench_config(name: str, settings: dict, duration: int, connections: int, wor
         wait_http(base + "/ready", timeout=120)
         ready_s = time.monotonic() - start
         time.sleep(2)  # let every worker finish booting before measuring
-        workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        yield base, redis, proc, ready_s
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        redis.stop()
+
+
+def worker_pids(proc) -> list[str]:
+    return subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+
+
+def bench_config(name: str, settings: dict, duration: int, connections: int, workdir: Path,
+                 scenarios: list[str] = SCENARIOS) -> dict:
+    with gunicorn_service(settings, workdir) as (base, redis, proc, ready_s):
+        workers = worker_pids(proc)
         results = {}
         for scenario in scenarios:
             c = 1 if scenario.endswith("_c1") else connections
@@ -112,10 +131,6 @@ def bench_config(name: str, settings: dict, duration: int, connections: int, wor
         memory = [memory_mb(int(p)) for p in workers]
         return {"name": name, "ready_s": ready_s, "worker_rss_mb": max(m["rss"] for m in memory),
                 "worker_uss_mb": max(m["uss"] for m in memory), "results": results}
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        redis.stop()
 
 
 def model_limits() -> dict:

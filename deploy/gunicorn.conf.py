@@ -18,7 +18,8 @@ import tempfile
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WORKERS", "2"))
 worker_class = os.environ.get("WORKER_CLASS", "gthread")   # threads keep /health answering while one request computes
-threads = int(os.environ.get("THREADS", "4"))
+if worker_class == "gthread":  # the same, with lingering closes off its event loop (app/gunicorn_worker.py)
+    worker_class = "app.gunicorn_worker.ThreadWorker"
 timeout = int(os.environ.get("WORKER_TIMEOUT", "30"))      # < a typical 60 s probe timeout
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "20"))
 keepalive = 5
@@ -32,7 +33,9 @@ os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("TORCH_THREADS", "1"))  
 import tokenizers  # noqa: E402,F401  (import only)
 from app.config import from_env, uses_torch  # noqa: E402
 
-if uses_torch(from_env()):
+settings = from_env()
+threads = settings["THREADS"]  # the app reads the same setting: it keeps one thread free of heavy work (app/admission.py)
+if uses_torch(settings):
     import torch  # noqa: F401
 
 # Metrics from all workers: prometheus-client multiprocess mode needs this set before it is imported.

@@ -13,6 +13,22 @@ class EncoderError(ValueError):
     """Raised for inputs the encoder cannot turn into features."""
 
 
+class _ReadTable(dict):
+    """str.translate table, filled on first sight of a character: ord(ch) -> how the encoder reads ch."""
+
+    def __init__(self, batches: "CharBatches"):
+        super().__init__()
+        self.batches = batches
+        self.unknown: set[str] = set()  # characters seen that the encoder still cannot read
+
+    def __missing__(self, code: int) -> str:
+        ch, knows = chr(code), self.batches.knows
+        compat = unicodedata.normalize("NFKC", ch)
+        mapped = self[code] = compat if compat and not knows(ch) and knows(compat) else ch
+        self.unknown.update(c for c in mapped if not knows(c))
+        return mapped
+
+
 class CharBatches:
     """[CLS] chars [SEP] id batches, one id per character; shared by the torch and ONNX Runtime encoders.
 
@@ -47,15 +63,11 @@ class CharBatches:
         the lexicon writes them so. Known characters stay as they are (the full-width ， that training
         negatives contain is not turned into ASCII), so training and evaluation texts, which hold no
         unknown character, read unchanged."""
-        memo = self.__dict__.setdefault("_readable", {})
-        chars = []
-        for ch in unicodedata.normalize("NFC", text).strip():
-            if (mapped := memo.get(ch)) is None:
-                compat = unicodedata.normalize("NFKC", ch)
-                mapped = memo[ch] = compat if compat and not self.knows(ch) and self.knows(compat) else ch
-            chars.append(mapped)
-        read = "".join(chars)
-        return read, list(dict.fromkeys(c for c in read if not self.knows(c)))
+        table = self.__dict__.get("_readable") or self.__dict__.setdefault("_readable", _ReadTable(self))
+        read = unicodedata.normalize("NFC", text).strip().translate(table)  # in C, after a character's first sight
+        if table.unknown.isdisjoint(read):
+            return read, []
+        return read, [c for c in dict.fromkeys(read) if c in table.unknown]
 
     @staticmethod
     def check(texts: list[str]):

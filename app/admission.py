@@ -1,0 +1,59 @@
+"""Admission of heavy model work in one worker, so probes and light requests always find a thread.
+
+A gthread worker has THREADS threads. Without a limit, a few clients sending the largest entity
+batches (1,000 texts of 62 characters, ~6 s of CPU each) fill every thread of both workers: /health
+then waited behind them and half of the probes took over 5 s (docs/benchmarks.md, "Session 15"), the
+kind of stall that gets a healthy pod killed (field notes). So a worker admits at most `admitted`
+heavy requests at once (default THREADS - 1), running their forward passes one at a time (the workers already use every
+core, and one at a time holds one batch's memory instead of several), and answers the rest 503
+`overloaded` with Retry-After at once instead of queueing them for tens of seconds. Light calls,
+such as any single text or name, never wait here.
+"""
+import contextlib
+import threading
+
+from app.errors import ApiError
+
+
+class Overloaded(ApiError):
+    status, code = 503, "overloaded"
+    retry_after = 1  # seconds; a heavy call takes seconds, and a retry may reach the other worker
+
+
+class HeavyWorkGate:
+    """Two steps for a call whose work (`cost`, e.g. characters to encode) reaches `threshold`:
+    `with gate.admit(cost):` around the whole request, right after parsing, so a request that will be
+    shed costs no more than its parse (at most `admitted` in this process, else Overloaded), and
+    `with gate.run(cost):` around its forward pass, one at a time. Light work passes both at once."""
+
+    def __init__(self, threshold: int, admitted: int, on_shed=None):
+        self.threshold, self.admitted, self.on_shed = threshold, max(1, admitted), on_shed
+        self._count = 0
+        self._count_lock = threading.Lock()
+        self._run = threading.Lock()
+
+    def is_heavy(self, cost: int) -> bool:
+        return self.threshold > 0 and cost >= self.threshold
+
+    def admit(self, cost: int):
+        return self._admitted() if self.is_heavy(cost) else contextlib.nullcontext()
+
+    def run(self, cost: int):
+        return self._run if self.is_heavy(cost) else contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def _admitted(self):
+        with self._count_lock:
+            full = self._count >= self.admitted
+            if not full:
+                self._count += 1
+        if full:
+            if self.on_shed:
+                self.on_shed()
+            raise Overloaded(f"this worker is busy with {self.admitted} large batch(es); "
+                             f"retry after {Overloaded.retry_after} s or send smaller batches")
+        try:
+            yield
+        finally:
+            with self._count_lock:
+                self._count -= 1

@@ -1,0 +1,111 @@
+"""gunicorn's gthread worker, with its lingering closes taken off the event loop.
+
+gunicorn 27 closes a connection that will not be kept alive the way RFC 9112 (9.6) asks: it half-closes,
+then reads until the client closes or 2 s pass, so unread request bytes cannot turn into a reset that
+truncates the response. It does so on the worker's main thread, the one that accepts connections and
+hands them to the threads, one connection after another. A client that reads its response but keeps the
+socket open (an HTTP library holding an error response, a slow or stalled peer) therefore stopped the
+whole worker: four such clients held /health at 1.2 s with no other load (docs/benchmarks.md, "Session 15").
+Here the same lingering close runs in a thread of its own that watches every closing socket at once.
+"""
+import errno
+import selectors
+import socket
+import threading
+import time
+
+from gunicorn import util
+from gunicorn.workers import gthread
+
+LINGER_SECONDS = 2.0  # as gunicorn's util.close_graceful
+MAX_DRAIN = 65536     # bytes read from a closing socket before giving up on it
+
+
+class LingeringCloser:
+    """Half-closes sockets and, in one daemon thread, reads each until EOF, MAX_DRAIN or LINGER_SECONDS."""
+
+    def __init__(self):
+        self._selector = selectors.DefaultSelector()
+        self._lock = threading.Lock()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ)
+        self._closing: dict[socket.socket, list] = {}  # socket -> [deadline, bytes drained]
+        threading.Thread(target=self._run, name="lingering-close", daemon=True).start()
+
+    def close(self, sock: socket.socket):
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            sock.setblocking(False)
+        except OSError:
+            util.close(sock)
+            return
+        with self._lock:
+            self._closing[sock] = [time.monotonic() + LINGER_SECONDS, 0]
+            self._selector.register(sock, selectors.EVENT_READ)
+        self._wake_w.send(b"\0")
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._closing)
+
+    def _done(self, sock: socket.socket):
+        with self._lock:
+            del self._closing[sock]
+            self._selector.unregister(sock)
+        util.close(sock)
+
+    def _run(self):
+        while True:
+            with self._lock:
+                deadlines = [d for d, _ in self._closing.values()]
+            timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+            for key, _ in self._selector.select(timeout):
+                sock = key.fileobj
+                if sock is self._wake_r:
+                    self._wake_r.recv(4096)
+                    continue
+                try:
+                    data = sock.recv(4096)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                state = self._closing[sock]
+                state[1] += len(data)
+                if not data or state[1] >= MAX_DRAIN:
+                    self._done(sock)
+            now = time.monotonic()
+            with self._lock:
+                expired = [s for s, (deadline, _) in self._closing.items() if deadline <= now]
+            for sock in expired:
+                self._done(sock)
+
+
+class _Conn(gthread.TConn):
+    closer: LingeringCloser
+
+    def close(self, graceful=False):
+        if graceful:
+            self.closer.close(self.sock)
+        else:
+            super().close(graceful)
+
+
+class ThreadWorker(gthread.ThreadWorker):
+    """`worker_class = "app.gunicorn_worker.ThreadWorker"` (deploy/gunicorn.conf.py for WORKER_CLASS=gthread)."""
+
+    def init_process(self):
+        _Conn.closer = LingeringCloser()  # after fork: the thread belongs to this worker
+        super().init_process()
+
+    def accept(self, listener):
+        """gthread.ThreadWorker.accept (gunicorn 27.0.1), making our connection class."""
+        try:
+            client_sock, client_addr = listener.accept()
+            self.nr_conns += 1
+            client_sock.setblocking(True)
+            self.enqueue_req(_Conn(self.cfg, client_sock, client_addr, listener.getsockname()))
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise

@@ -1,0 +1,199 @@
+"""Overload: heavy entity batches admitted or shed per worker (app/admission.py), and lingering closes kept
+off gunicorn's event loop (app/gunicorn_worker.py), so /health keeps answering under both."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from app.admission import HeavyWorkGate, Overloaded
+from app.gunicorn_worker import LINGER_SECONDS, LingeringCloser
+from tests.helpers import ROOT, free_port, wait_http
+
+from tests.test_api import post
+
+
+# --- the gate -------------------------------------------------------------------------------------
+
+def test_light_work_is_never_counted_or_shed():
+    gate = HeavyWorkGate(threshold=100, admitted=1)
+    with gate.admit(100):
+        with gate.admit(99), gate.admit(0), gate.run(99):
+            pass
+
+
+def test_heavy_work_beyond_the_admitted_is_shed_and_a_slot_frees_on_exit_or_error():
+    shed = []
+    gate = HeavyWorkGate(threshold=100, admitted=2, on_shed=lambda: shed.append(1))
+    with gate.admit(100), gate.admit(5000):
+        with pytest.raises(Overloaded) as e:
+            with gate.admit(100):
+                pass
+    assert e.value.status == 503 and e.value.code == "overloaded" and e.value.retry_after >= 1 and shed == [1]
+    with pytest.raises(ValueError):
+        with gate.admit(100):
+            raise ValueError("the request failed")
+    with gate.admit(100), gate.admit(100):  # both slots free again
+        pass
+
+
+def test_no_threshold_means_no_limit():
+    gate = HeavyWorkGate(threshold=0, admitted=1)
+    with gate.admit(10**9), gate.admit(10**9):
+        pass
+
+
+def test_heavy_forward_passes_run_one_at_a_time():
+    gate, inside, most = HeavyWorkGate(threshold=1, admitted=4), [0], [0]
+    lock = threading.Lock()
+
+    def work():
+        with gate.admit(1), gate.run(1):
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            time.sleep(0.05)
+            with lock:
+                inside[0] -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert most[0] == 1
+
+
+# --- the API ---------------------------------------------------------------------------------------
+
+def heavy_texts(app) -> list[str]:
+    threshold = app.config["HEAVY_ENTITY_CHARS"]
+    return ["手内肌萎缩" * 12] * (threshold // 60 + 1)  # 60 characters each, together at least the threshold
+
+
+def test_a_heavy_batch_gets_503_overloaded_when_the_worker_is_full_and_light_requests_still_answer(client, app):
+    gate, texts = app.extensions["inference"].registry.gate, heavy_texts(app)
+    assert gate.admitted == app.config["THREADS"] - 1  # the default leaves one thread free
+    slots = [gate.admit(10**6) for _ in range(gate.admitted)]
+    for s in slots:
+        s.__enter__()
+    try:
+        r = post(client, "/review-entity", {"texts": texts})
+        assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+        assert r.get_json()["error"]["code"] == "overloaded"
+        assert post(client, "/review-entity", {"text": "手内肌萎缩"}).status_code == 200
+        assert post(client, "/review-entity", {"texts": texts[:3]}).status_code == 200  # under the threshold
+        assert post(client, "/classify", {"names": ["Nakamura"] * 1000}).status_code == 200  # names are never heavy
+        assert client.get("/health").status_code == 200
+    finally:
+        for s in slots:
+            s.__exit__(None, None, None)
+    assert b"heavy_requests_shed_total 1.0" in client.get("/metrics").data
+    r = post(client, "/review-entity", {"texts": texts})
+    assert r.status_code == 200 and len(r.get_json()["results"]) == len(texts)
+
+
+def test_overloaded_is_documented_with_retry_after(client):
+    doc = client.get("/openapi.json").get_json()
+    answer = doc["paths"]["/review-entity"]["post"]["responses"]["503"]
+    assert "overloaded" in answer["description"] and "Retry-After" in answer["headers"]
+
+
+# --- lingering closes -------------------------------------------------------------------------------
+
+def test_closer_half_closes_at_once_and_lets_go_when_the_peer_closes_or_the_linger_ends():
+    closer = LingeringCloser()
+    ours, peer = socket.socketpair()
+    closer.close(ours)
+    peer.settimeout(1)
+    assert peer.recv(10) == b""  # our FIN arrived immediately
+    assert closer.pending() == 1
+    peer.sendall(b"late request bytes")  # drained, not answered with a reset
+    peer.close()
+    deadline = time.monotonic() + 1
+    while closer.pending() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert closer.pending() == 0
+
+    ours, held = socket.socketpair()  # a peer that never closes: dropped after the linger
+    closer.close(ours)
+    time.sleep(LINGER_SECONDS / 2)
+    assert closer.pending() == 1
+    time.sleep(LINGER_SECONDS / 2 + 0.5)
+    assert closer.pending() == 0
+    held.close()
+
+
+@pytest.fixture(scope="module")
+def one_worker(tmp_path_factory):
+    """gunicorn from deploy/gunicorn.conf.py, one worker with two threads: one heavy request admitted."""
+    tmp = tmp_path_factory.mktemp("overload")
+    port = free_port()
+    env = {**os.environ, "BIND": f"127.0.0.1:{port}", "WORKERS": "1", "THREADS": "2", "NAME_MODELS": "gru",
+           "CACHE_ENABLED": "false", "RUN_DIR": str(tmp), "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prom")}
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app.wsgi:app"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(base + "/ready", timeout=90)
+        yield base, port
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def health_seconds(base: str) -> float:
+    start = time.monotonic()
+    with urllib.request.urlopen(base + "/health", timeout=30) as r:
+        assert r.status == 200
+    return time.monotonic() - start
+
+
+def test_clients_that_keep_closed_connections_open_do_not_stall_the_worker(one_worker):
+    base, port = one_worker
+    hold = 3.0
+    held = []
+    for _ in range(3):  # gunicorn's own gthread worker lingered on each of these in turn, up to 2 s apiece
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        s.settimeout(5)
+        assert b" 200 " in s.recv(65536)
+        held.append(s)
+    try:
+        assert health_seconds(base) < hold / 3
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_concurrent_heavy_batches_beyond_the_worker_are_shed_while_health_answers(one_worker):
+    base, _ = one_worker
+    body = json.dumps({"texts": ["手内肌萎缩慢性支气管炎糖尿病肾病急性胃肠炎高血压" * 2 + f"{i:03d}" for i in range(300)]}).encode()
+    statuses, lock = [], threading.Lock()
+
+    def send():
+        req = urllib.request.Request(base + "/review-entity", body, {"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                out = (r.status, None)
+        except urllib.error.HTTPError as e:
+            with e:
+                out = (e.code, (json.loads(e.read())["error"]["code"], e.headers.get("Retry-After")))
+        with lock:
+            statuses.append(out)
+
+    clients = [threading.Thread(target=send) for _ in range(3)]
+    for t in clients:
+        t.start()
+        time.sleep(0.05)
+    health = [health_seconds(base) for _ in range(3)]
+    for t in clients:
+        t.join()
+    assert sorted(s for s, _ in statuses)[0] == 200
+    shed = [detail for s, detail in statuses if s != 200]
+    assert shed and all(d == ("overloaded", "1") for d in shed)
+    assert max(health) < 1.0
