@@ -1,14 +1,22 @@
-"""gunicorn's gthread worker, with its lingering closes taken off the event loop.
+"""gunicorn's gthread worker, with two waits taken off the worker's event loop and threads.
 
-gunicorn 27 closes a connection that will not be kept alive the way RFC 9112 (9.6) asks: it half-closes,
-then reads until the client closes or 2 s pass, so unread request bytes cannot turn into a reset that
-truncates the response. It does so on the worker's main thread, the one that accepts connections and
-hands them to the threads, one connection after another. A client that reads its response but keeps the
-socket open (an HTTP library holding an error response, a slow or stalled peer) therefore stopped the
-whole worker: four such clients held /health at 1.2 s with no other load (docs/benchmarks.md, "Session 15").
-Here the same lingering close runs in a thread of its own that watches every closing socket at once.
+gunicorn 27's gthread worker has one event loop (the main thread: it accepts connections and hands them
+to the THREADS threads), and two ways for a client to stall the whole worker, both measured with
+bench/probes_under_load.py (docs/benchmarks.md, "Session 15"):
+
+- Closing. A connection that will not be kept alive is closed as RFC 9112 (9.6) asks: half-close, then
+  read until the client closes or 2 s pass, so unread request bytes cannot turn into a reset that
+  truncates the response. gunicorn does this on the event loop, one connection after another, so a client
+  that reads its response but keeps the socket open (an HTTP library holding an error response, a stalled
+  peer) stopped the worker: four such clients held /health at 1.2 s with no other load. Here the same
+  lingering close runs in a thread of its own that watches every closing socket at once.
+- Accepting. A new connection goes straight to a thread, which waits up to 5 s for its request; eight
+  silent connections (a browser's speculative ones, a slow client) took every thread of both workers and
+  a probe waited 4.7 s. Here a connection whose request has not started to arrive waits on the event loop,
+  as gunicorn itself parks one that stayed silent for those 5 s.
 """
 import errno
+import functools
 import selectors
 import socket
 import threading
@@ -100,12 +108,37 @@ class ThreadWorker(gthread.ThreadWorker):
         super().init_process()
 
     def accept(self, listener):
-        """gthread.ThreadWorker.accept (gunicorn 27.0.1), making our connection class."""
+        """gthread.ThreadWorker.accept (gunicorn 27.0.1), making our connection class, and handing a connection
+        to a thread only once its request has started to arrive."""
         try:
             client_sock, client_addr = listener.accept()
             self.nr_conns += 1
             client_sock.setblocking(True)
-            self.enqueue_req(_Conn(self.cfg, client_sock, client_addr, listener.getsockname()))
+            conn = _Conn(self.cfg, client_sock, client_addr, listener.getsockname())
+            if has_data(client_sock):
+                self.enqueue_req(conn)
+            else:
+                self.wait_for_request(conn)
         except OSError as e:
             if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                 raise
+
+    def wait_for_request(self, conn):
+        """Park a silent new connection on the event loop, as gunicorn parks one that stayed silent for 5 s in a
+        thread (finish_request, _DEFER): a thread takes it when it becomes readable, and after `keepalive`
+        seconds of silence it is closed. gunicorn would hold one of the worker's threads for those first 5 s:
+        a browser's speculative connections, or a few idle sockets, took every thread and /health waited."""
+        conn.timeout = time.monotonic() + self.cfg.keepalive
+        self.pending_conns.append(conn)
+        self.poller.register(conn.sock, selectors.EVENT_READ, functools.partial(self.on_pending_socket_readable, conn))
+
+
+def has_data(sock: socket.socket) -> bool:
+    """Whether a non-blocking socket has bytes (or the peer's close) to read now."""
+    try:
+        sock.recv(1, socket.MSG_PEEK)
+        return True
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True  # let the thread meet the error, as gunicorn would

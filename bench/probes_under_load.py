@@ -4,6 +4,7 @@
 
 Per setting (each on its own redis-server + gunicorn, loopback), two scenarios, while a separate process
 times GET /health every 0.25 s:
+- idle: 8 connections opened and left silent for 8 s (a browser's speculative connections, a slow client);
 - lazy_close: rounds of 4 clients that read a `Connection: close` response and keep the socket open 1.5 s;
 - heavy: N client processes each sending fresh batches of 1,000 entity texts of 62 characters (the largest
   request the API takes), retrying a 503 after its Retry-After.
@@ -30,8 +31,8 @@ STOCK = "gunicorn.workers.gthread.ThreadWorker"  # gunicorn's own gthread worker
 CONFIGS = {
     "gunicorn's gthread, no admission limit (before)": {**GTHREAD, "WORKER_CLASS": STOCK, "HEAVY_ENTITY_CHARS": "0"},
     "gunicorn's gthread, admission limit": {**GTHREAD, "WORKER_CLASS": STOCK},
-    "closes off the event loop, no admission limit": {**GTHREAD, "HEAVY_ENTITY_CHARS": "0"},
-    "closes off the event loop, admission limit (default)": GTHREAD,
+    "our gthread, no admission limit": {**GTHREAD, "HEAVY_ENTITY_CHARS": "0"},
+    "our gthread, admission limit (default)": GTHREAD,
 }
 CHARS = "手内肌萎缩病毒性感冒高血压糖尿综合征急慢支气管炎肺结核胃溃疡阑尾脑梗塞肾衰竭"
 
@@ -93,6 +94,13 @@ def ms(seconds: float) -> str:
     return "timeout" if seconds == float("inf") else f"{seconds * 1000:,.1f}"
 
 
+def idle_connections(port: int, n: int = 8, hold: float = 8.0):
+    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
+    time.sleep(hold)
+    for s in socks:
+        s.close()
+
+
 def summary(lat: list[float]) -> dict:
     q = lambda p: lat[min(len(lat) - 1, int(len(lat) * p))]  # noqa: E731
     return {"probes": len(lat), "p50": q(0.5), "p99": q(0.99), "max": lat[-1],
@@ -104,11 +112,13 @@ def run(name: str, settings: dict, heavy_clients: int, heavy_seconds: float, wor
     with gunicorn_service(settings, workdir) as (base, _, proc, _):
         port = int(base.rsplit(":", 1)[1])
         q = ctx.Queue()
-        prober = ctx.Process(target=probe, args=(base, 8.5, q))
-        prober.start()
-        lazy_closer(port)
-        lazy = summary(q.get())
-        prober.join()
+        quiet = {}
+        for scenario, misbehave in (("idle", idle_connections), ("lazy_close", lazy_closer)):
+            prober = ctx.Process(target=probe, args=(base, 7.5, q))
+            prober.start()
+            misbehave(port)
+            quiet[scenario] = summary(q.get())
+            prober.join()
 
         prober = ctx.Process(target=probe, args=(base, heavy_seconds, q))
         clients = [ctx.Process(target=heavy_client, args=(base, heavy_seconds, time.time_ns() + i, q))
@@ -119,7 +129,7 @@ def run(name: str, settings: dict, heavy_clients: int, heavy_seconds: float, wor
         health = summary(next(g for g in got if isinstance(g, list)))
         answered = sorted(a for g in got if isinstance(g, tuple) for a in g[0])
         rss = max(memory_mb(int(p))["rss"] for p in worker_pids(proc))
-        return {"name": name, "lazy_close": lazy, "heavy": health, "batches": len(answered),
+        return {"name": name, **quiet, "heavy": health, "batches": len(answered),
                 "batch_p50_s": answered[len(answered) // 2] if answered else None,
                 "batch_max_s": answered[-1] if answered else None,
                 "shed": sum(g[1] for g in got if isinstance(g, tuple)),
@@ -139,13 +149,13 @@ def main():
             print(json.dumps(rows[-1], default=str), flush=True)
     print(f"\n/health every 0.25 s from its own process; heavy: {args.heavy_clients} clients x "
           f"{args.heavy_seconds:.0f} s of 1,000 x 62-character entity batches\n")
-    print("| setting | lazy closes: health p50 / max ms | heavy: health p50 / p99 / max ms, probes over 5 s "
+    print("| setting | idle connections: health p50 / max ms | lazy closes: health p50 / max ms | heavy: health p50 / p99 / max ms, probes over 5 s "
           "| batches answered, send → answer p50 / max s (incl. retries) | 503 overloaded | failed | max worker RSS MB |")
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        lz, hv = r["lazy_close"], r["heavy"]
+        idle, lz, hv = r["idle"], r["lazy_close"], r["heavy"]
         batch = f"{r['batches']}, {r['batch_p50_s']:.1f} / {r['batch_max_s']:.1f}" if r["batches"] else "0"
-        print(f"| {r['name']} | {ms(lz['p50'])} / {ms(lz['max'])} | {ms(hv['p50'])} / {ms(hv['p99'])} / "
+        print(f"| {r['name']} | {ms(idle['p50'])} / {ms(idle['max'])} | {ms(lz['p50'])} / {ms(lz['max'])} | {ms(hv['p50'])} / {ms(hv['p99'])} / "
               f"{ms(hv['max'])}, {hv['over_5s']} of {hv['probes']} | {batch} | {r['shed']} | {len(r['failed'])} "
               f"| {r['worker_rss_mb']:.0f} |")
 

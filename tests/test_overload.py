@@ -170,6 +170,26 @@ def test_clients_that_keep_closed_connections_open_do_not_stall_the_worker(one_w
             s.close()
 
 
+def test_silent_connections_take_no_thread_a_late_request_is_served_and_silence_is_closed(one_worker):
+    base, port = one_worker
+    silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]  # twice the worker's threads
+    try:
+        time.sleep(0.2)
+        assert health_seconds(base) < 1.0  # gunicorn's own worker gave each a thread for 5 s
+        late = silent[0]
+        late.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        late.settimeout(5)
+        assert late.recv(65536).startswith(b"HTTP/1.1 200")
+        quiet = silent[1]
+        quiet.settimeout(15)
+        start = time.monotonic()
+        assert quiet.recv(10) == b""  # closed by the worker after `keepalive` (5 s) of silence
+        assert time.monotonic() - start < 10
+    finally:
+        for s in silent:
+            s.close()
+
+
 def test_concurrent_heavy_batches_beyond_the_worker_are_shed_while_health_answers(one_worker):
     base, _ = one_worker
     body = json.dumps({"texts": ["手内肌萎缩慢性支气管炎糖尿病肾病急性胃肠炎高血压" * 2 + f"{i:03d}" for i in range(300)]}).encode()
