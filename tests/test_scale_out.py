@@ -1,10 +1,13 @@
 """Two service instances behind nginx sharing one Redis (loopback only, bounded request counts)."""
+import contextlib
 import json
 import os
 import shutil
 import string
 import subprocess
 import sys
+import threading
+import urllib.error
 import urllib.request
 
 import pytest
@@ -24,12 +27,20 @@ def classify(base, name):
 
 @pytest.fixture
 def cluster(tmp_path):
+    with run_cluster(tmp_path, NAME_MODELS="gru", ENTITY_REVIEW="false") as c:
+        yield c
+
+
+@contextlib.contextmanager
+def run_cluster(tmp_path, **settings):
+    """nginx (deploy/nginx.conf) in front of two one-worker instances a and b sharing one Redis."""
     redis = RedisServer(tmp_path).start()
     ports = {"a": free_port(), "b": free_port()}
     procs = {}
     for name, port in ports.items():
         env = {**os.environ, "BIND": f"127.0.0.1:{port}", "WORKERS": "1", "INSTANCE_NAME": name,
-               "REDIS_URL": redis.url, "NAME_MODELS": "gru", "ENTITY_REVIEW": "false", "RUN_DIR": str(tmp_path)}
+               "REDIS_URL": redis.url, "RUN_DIR": str(tmp_path), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / f"prom-{name}"),
+               **settings}
         procs[name] = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app.wsgi:app"],
                                        cwd=ROOT, env=env, stdout=open(tmp_path / f"{name}.log", "w"), stderr=subprocess.STDOUT)
     lb_port = free_port()
@@ -69,3 +80,40 @@ def test_two_instances_share_cache_and_survive_one_stopping(cluster):
     after = [classify(lb, f"Afterstop{i}") for i in range(30)]
     assert all(code == 200 for code, _, _ in after)  # nginx retried on a: no request lost
     assert {inst for _, inst, _ in after} == {"a"}
+
+
+def post(base, path, body):
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, None
+    except urllib.error.HTTPError as e:
+        with e:
+            body = e.read()
+        try:
+            return e.code, (json.loads(body)["error"]["code"], e.headers.get("Retry-After"))
+        except ValueError:
+            return e.code, body[:80]  # nginx's own HTML page
+
+
+def test_a_shed_batch_reaches_the_client_and_leaves_both_instances_in_rotation(tmp_path):
+    # nginx used to retry a 503 on the next instance and count it as that instance failing (max_fails=1):
+    # two shed batches took both out for 5 s and every request, light or not, got 502 "no live upstreams".
+    with run_cluster(tmp_path, NAME_MODELS="gru", THREADS="2", CACHE_ENABLED="false") as (lb, _, _):
+        heavy, light = [], []
+
+        def send_heavy(i):
+            texts = [f"手内肌萎缩慢性支气管炎糖尿病肾病急性胃肠炎高血压{i}-{k}" for k in range(300)]
+            heavy.append(post(lb, "/review-entity", {"texts": texts}))
+
+        senders = [threading.Thread(target=send_heavy, args=(i,)) for i in range(6)]
+        for t in senders:
+            t.start()
+        for i in range(20):
+            light.append(post(lb, "/classify", {"name": f"Light{i}"}))
+        for t in senders:
+            t.join()
+        assert light == [(200, None)] * 20
+        assert {status for status, _ in heavy} == {200, 503}  # each instance admits one at a time
+        assert all(detail == ("overloaded", "1") for status, detail in heavy if status == 503)
+        assert [classify(lb, f"After{i}")[1] for i in range(4)].count("a") == 2  # both still in rotation
