@@ -14,9 +14,18 @@ bench/probes_under_load.py (docs/benchmarks.md, "Session 15"):
   silent connections (a browser's speculative ones, a slow client) took every thread of both workers and
   a probe waited 4.7 s. Here a connection whose request has not started to arrive waits on the event loop,
   as gunicorn itself parks one that stayed silent for those 5 s.
+
+And one wait bounded: gunicorn reads a request's headers and body, and writes its response, on a blocking
+socket with no timeout, so a client that stops sending mid-request (a phone losing its network) held a
+thread for good, and eight such clients stopped the service. Here a read gives up after REQUEST_READ_TIMEOUT
+seconds without a byte (a body read then answers 408), and writing a response after the worker timeout. That
+bounds how long a stalled client holds a thread, not how many threads slow clients can hold: a client that trickles one byte
+every few seconds still holds one, which is why untrusted traffic belongs behind a proxy that buffers whole
+requests (deploy/nginx.conf, docs/scaling.md).
 """
 import errno
 import functools
+import logging
 import selectors
 import socket
 import threading
@@ -25,6 +34,9 @@ import time
 from gunicorn import util
 from gunicorn.workers import gthread
 
+from app.config import from_env
+
+log = logging.getLogger("gunicorn.error")
 LINGER_SECONDS = 2.0  # as gunicorn's util.close_graceful
 MAX_DRAIN = 65536     # bytes read from a closing socket before giving up on it
 
@@ -90,6 +102,44 @@ class LingeringCloser:
                 self._done(sock)
 
 
+class _TimedSocket(socket.socket):
+    """A connection's socket whose blocking mode has time limits. gunicorn switches it between non-blocking
+    (on the event loop) and blocking (in a thread) with setblocking; ours gives each blocking read
+    `read_timeout` seconds and a whole response `write_timeout` seconds (the worker timeout)."""
+
+    read_timeout: float | None = None
+    write_timeout: float | None = None
+
+    def setblocking(self, flag: bool):
+        if flag:
+            self.settimeout(self.read_timeout)
+        else:
+            super().setblocking(False)
+
+    def recv(self, *args):
+        try:
+            return super().recv(*args)
+        except TimeoutError:
+            raise self._stalled("sent nothing", self.read_timeout) from None
+
+    def sendall(self, *args):
+        timeout = self.gettimeout()
+        self.settimeout(self.write_timeout if timeout is not None else None)  # only where gunicorn blocks
+        try:
+            return super().sendall(*args)
+        except TimeoutError:
+            raise self._stalled("took no response", self.write_timeout) from None
+        finally:
+            self.settimeout(timeout)
+
+    @staticmethod
+    def _stalled(what: str, seconds: float) -> TimeoutError:
+        """A timeout tagged ENOTCONN, which gunicorn treats as a client gone (closed quietly, no traceback);
+        still a TimeoutError, so a body read answers 408 (app/views.py)."""
+        log.warning("closing a connection whose client %s for %s s", what, seconds)
+        return TimeoutError(errno.ENOTCONN, f"client {what} for {seconds} s")
+
+
 class _Conn(gthread.TConn):
     closer: LingeringCloser
 
@@ -105,13 +155,16 @@ class ThreadWorker(gthread.ThreadWorker):
 
     def init_process(self):
         _Conn.closer = LingeringCloser()  # after fork: the thread belongs to this worker
+        _TimedSocket.read_timeout = from_env()["REQUEST_READ_TIMEOUT"] or None
+        _TimedSocket.write_timeout = self.cfg.timeout or None
         super().init_process()
 
     def accept(self, listener):
         """gthread.ThreadWorker.accept (gunicorn 27.0.1), making our connection class, and handing a connection
         to a thread only once its request has started to arrive."""
         try:
-            client_sock, client_addr = listener.accept()
+            accepted, client_addr = listener.accept()
+            client_sock = _TimedSocket(fileno=accepted.detach())
             self.nr_conns += 1
             client_sock.setblocking(True)
             conn = _Conn(self.cfg, client_sock, client_addr, listener.getsockname())

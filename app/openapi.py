@@ -12,7 +12,8 @@ def _json(model):
     return {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}}
 
 
-ERROR_DESCRIPTIONS = {503: "not_ready (models loading, or entity review disabled) or overloaded (this worker is "
+ERROR_DESCRIPTIONS = {408: "request_timeout: the body stopped arriving for REQUEST_READ_TIMEOUT seconds",
+                      503: "not_ready (models loading, or entity review disabled) or overloaded (this worker is "
                                "busy with large entity batches: retry after Retry-After seconds)"}
 
 
@@ -35,7 +36,7 @@ def document() -> dict:
                                              s.ReviewBatchResponse, s.FeatureReviewResponse, s.Health, s.Ready,
                                              s.ErrorResponse)]
     _, defs = models_json_schema(models, ref_template=REF)
-    post_errors = (400, 413, 415, 503)
+    post_errors = (400, 408, 413, 415, 503)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Name origin & medical entity review service", "version": "1.0.0",

@@ -22,18 +22,23 @@ BOM = b"\xef\xbb\xbf"  # some Windows clients start UTF-8 with it; RFC 8259 lets
 
 def json_body() -> bytes:
     """The raw body of a JSON request (without a UTF-8 byte-order mark): 415 for another Content-Type,
-    413 past MAX_CONTENT_LENGTH."""
+    413 past MAX_CONTENT_LENGTH, 408 when the client stops sending it."""
     if request.mimetype != "application/json":
         raise ApiError(f"Content-Type must be application/json, got {request.mimetype or 'none'!r}",
                        "unsupported_media_type", 415)
     environ = request.environ
     declared = environ.get("CONTENT_LENGTH", "")
-    if declared.isdigit() and int(declared) <= min(SMALL_BODY, ctx().config["MAX_CONTENT_LENGTH"]):
-        # A small declared body straight from the server: werkzeug's limited-stream wrapper costs
-        # ~11 µs, a tenth of a cache hit (docs/benchmarks.md). Chunked or larger bodies take it.
-        body = environ["wsgi.input"].read(int(declared))
-    else:
-        body = request.get_data(cache=False) or b""
+    try:
+        if declared.isdigit() and int(declared) <= min(SMALL_BODY, ctx().config["MAX_CONTENT_LENGTH"]):
+            # A small declared body straight from the server: werkzeug's limited-stream wrapper costs
+            # ~11 µs, a tenth of a cache hit (docs/benchmarks.md). Chunked or larger bodies take it.
+            body = environ["wsgi.input"].read(int(declared))
+        else:
+            body = request.get_data(cache=False) or b""
+    except TimeoutError:  # the client stopped sending (app/gunicorn_worker.py, REQUEST_READ_TIMEOUT)
+        # gunicorn keeps the connection: should the rest of the body come, it is read and dropped before the
+        # next request; if nothing comes, the connection waits on the event loop (no thread) until keepalive ends.
+        raise ApiError("the request body stopped arriving; send it whole", "request_timeout", 408) from None
     return body.removeprefix(BOM)
 
 

@@ -134,6 +134,7 @@ def one_worker(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("overload")
     port = free_port()
     env = {**os.environ, "BIND": f"127.0.0.1:{port}", "WORKERS": "1", "THREADS": "2", "NAME_MODELS": "gru",
+           "REQUEST_READ_TIMEOUT": "1",
            "CACHE_ENABLED": "false", "RUN_DIR": str(tmp), "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prom")}
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app.wsgi:app"],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -188,6 +189,27 @@ def test_silent_connections_take_no_thread_a_late_request_is_served_and_silence_
     finally:
         for s in silent:
             s.close()
+
+
+def test_a_client_that_stops_sending_mid_request_is_answered_408_or_closed_and_frees_its_thread(one_worker):
+    base, port = one_worker
+    body_stalled, head_stalled = (socket.create_connection(("127.0.0.1", port)) for _ in range(2))
+    try:  # both threads taken by clients that stopped sending: gunicorn's own worker waited on them for good
+        body_stalled.sendall(b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: 100\r\n\r\n{\"na")
+        head_stalled.sendall(b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Ty")
+        time.sleep(0.2)
+        assert health_seconds(base) < 3  # REQUEST_READ_TIMEOUT is 1 s here
+        body_stalled.settimeout(5)
+        answer = b""
+        while b'"request_timeout"' not in answer and (chunk := body_stalled.recv(65536)):
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 408") and b'"request_timeout"' in answer
+        head_stalled.settimeout(5)
+        assert head_stalled.recv(10) == b""
+    finally:
+        body_stalled.close()
+        head_stalled.close()
 
 
 def test_concurrent_heavy_batches_beyond_the_worker_are_shed_while_health_answers(one_worker):
