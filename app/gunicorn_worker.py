@@ -124,7 +124,8 @@ class _TimedSocket(socket.socket):
 
     def sendall(self, *args):
         timeout = self.gettimeout()
-        self.settimeout(self.write_timeout if timeout is not None else None)  # only where gunicorn blocks
+        if timeout != 0.0:  # blocking, i.e. in a thread (0.0: non-blocking, left as it is)
+            self.settimeout(self.write_timeout)
         try:
             return super().sendall(*args)
         except TimeoutError:
