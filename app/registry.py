@@ -18,6 +18,14 @@ from models.name_predictor import NamePredictor
 log = logging.getLogger(__name__)
 
 
+def heavy_share(heavy_chars: int):
+    """Cost function: a batch's characters as a share of a heavy request's (`heavy_chars`; 0 = never heavy).
+    Per model, because a character costs the entity encoder ~0.09 ms here and a name model ~0.015 ms."""
+    if heavy_chars <= 0:
+        return lambda texts: 0.0
+    return lambda texts: sum(map(len, texts)) / heavy_chars
+
+
 class ModelRegistry:
     def __init__(self, config: dict, metrics=None):
         self.expected = [f"names-{a.strip()}" for a in config["NAME_MODELS"].split(",") if a.strip()]
@@ -27,11 +35,8 @@ class ModelRegistry:
         self.names: dict[str, NamePredictor] = {}
         self.entity: EntityReviewer | None = None
         self._infer: dict[str, object] = {}  # model id -> fn(list of inputs) -> list of outputs
-        self._cost: dict[str, object] = {}   # model id -> fn(list of inputs) -> work, for the gate
-        # Entity characters only: the encoder costs ~0.1 ms a character here, and the largest name batch
-        # the API takes (1,000 names cut to 32 characters) under 0.5 s (docs/benchmarks.md, "Session 15").
-        self.gate = HeavyWorkGate(config["HEAVY_ENTITY_CHARS"], heavy_admitted(config),
-                                  metrics.shed.inc if metrics else None)
+        self._cost: dict[str, object] = {}   # model id -> fn(list of inputs) -> share of a heavy request's work
+        self.gate = HeavyWorkGate(heavy_admitted(config), metrics.shed.inc if metrics else None)
 
     def load(self):
         for model_id in self.expected:
@@ -42,7 +47,7 @@ class ModelRegistry:
                                                onnx_cache=Path(c["ONNX_CACHE_DIR"]), threads=c["TORCH_THREADS"])
                 reviewer.scores(["手内肌萎缩"])  # smoke inference
                 self.entity = reviewer
-                self._expose(model_id, reviewer.scores, cost=lambda texts: sum(map(len, texts)))
+                self._expose(model_id, reviewer.scores, heavy_share(c["HEAVY_ENTITY_CHARS"]))
                 log.info("loaded entity-review %s", reviewer.version)
             else:
                 c = self.config
@@ -50,7 +55,8 @@ class ModelRegistry:
                                                c["ONNX_MAX_BATCH"], c["TORCH_THREADS"])
                 predictor.probabilities(["Nakamura"])  # smoke inference
                 self.names[model_id.removeprefix("names-")] = predictor
-                self._expose(model_id, lambda texts, p=predictor: list(p.probabilities(texts)))
+                self._expose(model_id, lambda texts, p=predictor: list(p.probabilities(texts)),
+                             heavy_share(c["HEAVY_NAME_CHARS"]))
                 log.info("loaded %s %s", model_id, predictor.version)
         return self
 
@@ -62,7 +68,7 @@ class ModelRegistry:
             self.metrics.observe_forward(model_id, items, time.perf_counter() - start)
         return out
 
-    def _expose(self, model_id: str, fn, cost=lambda inputs: 0):
+    def _expose(self, model_id: str, fn, cost):
         trim_after = self.config["MALLOC_TRIM_AFTER_ITEMS"]
 
         def forward(inputs: list) -> list:  # timed here, so the metrics see the real (merged) batches
@@ -80,8 +86,8 @@ class ModelRegistry:
         with self.gate.run(self.cost(model_id, inputs)):
             return self._infer[model_id](inputs)
 
-    def cost(self, model_id: str, inputs: list) -> int:
-        """The work `inputs` make for `model_id`, in the gate's unit (entity characters; names: 0)."""
+    def cost(self, model_id: str, inputs: list) -> float:
+        """The work `inputs` make for `model_id`, as a share of a heavy request's (the gate's unit)."""
         return self._cost[model_id](inputs)
 
     def versions(self) -> dict[str, str]:

@@ -23,7 +23,12 @@ def classify(ctx, names: list[str], model: str | None, top_k: int):
     predictor = ctx.registry.names.get(model)
     if predictor is None:
         raise ApiError(f"model {model!r} is not loaded; loaded: {sorted(ctx.registry.names)}", "unknown_model")
+    # Admitted or shed right after parsing, as entity batches (app/admission.py).
+    with ctx.registry.gate.admit(ctx.registry.cost(f"names-{model}", names)):
+        return _classify(ctx, predictor, names, model, top_k)
 
+
+def _classify(ctx, predictor, names: list[str], model: str, top_k: int):
     def compute(normalised):
         probs = ctx.registry.infer(f"names-{model}", normalised)
         out = []

@@ -13,6 +13,7 @@ import urllib.request
 import pytest
 
 from app.admission import HeavyWorkGate, Overloaded
+from app.registry import heavy_share
 from app.gunicorn_worker import LINGER_SECONDS, LingeringCloser
 from tests.helpers import ROOT, free_port, wait_http
 
@@ -22,35 +23,34 @@ from tests.test_api import post
 # --- the gate -------------------------------------------------------------------------------------
 
 def test_light_work_is_never_counted_or_shed():
-    gate = HeavyWorkGate(threshold=100, admitted=1)
-    with gate.admit(100):
-        with gate.admit(99), gate.admit(0), gate.run(99):
+    gate = HeavyWorkGate(admitted=1)
+    with gate.admit(1.0):
+        with gate.admit(0.99), gate.admit(0), gate.run(0.99):
             pass
 
 
 def test_heavy_work_beyond_the_admitted_is_shed_and_a_slot_frees_on_exit_or_error():
     shed = []
-    gate = HeavyWorkGate(threshold=100, admitted=2, on_shed=lambda: shed.append(1))
-    with gate.admit(100), gate.admit(5000):
+    gate = HeavyWorkGate(admitted=2, on_shed=lambda: shed.append(1))
+    with gate.admit(1), gate.admit(50):
         with pytest.raises(Overloaded) as e:
-            with gate.admit(100):
+            with gate.admit(1):
                 pass
     assert e.value.status == 503 and e.value.code == "overloaded" and e.value.retry_after >= 1 and shed == [1]
     with pytest.raises(ValueError):
-        with gate.admit(100):
+        with gate.admit(1):
             raise ValueError("the request failed")
-    with gate.admit(100), gate.admit(100):  # both slots free again
+    with gate.admit(1), gate.admit(1):  # both slots free again
         pass
 
 
-def test_no_threshold_means_no_limit():
-    gate = HeavyWorkGate(threshold=0, admitted=1)
-    with gate.admit(10**9), gate.admit(10**9):
-        pass
+def test_cost_is_characters_as_a_share_of_a_heavy_request_per_model_and_zero_means_never():
+    assert heavy_share(1000)(["ab", "cde"]) == 0.005 and heavy_share(10)(["a" * 10]) == 1.0
+    assert heavy_share(0)(["a" * 10**6]) == 0
 
 
 def test_heavy_forward_passes_run_one_at_a_time():
-    gate, inside, most = HeavyWorkGate(threshold=1, admitted=4), [0], [0]
+    gate, inside, most = HeavyWorkGate(admitted=4), [0], [0]
     lock = threading.Lock()
 
     def work():
@@ -87,12 +87,15 @@ def test_a_heavy_batch_gets_503_overloaded_when_the_worker_is_full_and_light_req
         assert r.get_json()["error"]["code"] == "overloaded"
         assert post(client, "/review-entity", {"text": "手内肌萎缩"}).status_code == 200
         assert post(client, "/review-entity", {"texts": texts[:3]}).status_code == 200  # under the threshold
-        assert post(client, "/classify", {"names": ["Nakamura"] * 1000}).status_code == 200  # names are never heavy
+        assert post(client, "/classify", {"names": ["Nakamura"] * 1000}).status_code == 200  # 8,000 characters: light
+        long_names = [f"Nakamura-Takahashi{i:04d}" for i in range(app.config["HEAVY_NAME_CHARS"] // 22 + 1)]
+        r = post(client, "/classify", {"names": long_names})
+        assert r.status_code == 503 and r.get_json()["error"]["code"] == "overloaded"
         assert client.get("/health").status_code == 200
     finally:
         for s in slots:
             s.__exit__(None, None, None)
-    assert b"heavy_requests_shed_total 1.0" in client.get("/metrics").data
+    assert b"heavy_requests_shed_total 2.0" in client.get("/metrics").data
     r = post(client, "/review-entity", {"texts": texts})
     assert r.status_code == 200 and len(r.get_json()["results"]) == len(texts)
 
