@@ -1,13 +1,14 @@
 """Admission of heavy model work in one worker, so probes and light requests always find a thread.
 
-A gthread worker has THREADS threads. Without a limit, a few clients sending the largest entity
-batches (1,000 texts of 62 characters, ~6 s of CPU each) fill every thread of both workers: /health
-then waited behind them and half of the probes took over 5 s (docs/benchmarks.md, "Session 15"), the
-kind of stall that gets a healthy pod killed (field notes); eight clients sending 1,000 names of 32
-characters held probes at 1.2 s. So a worker admits at most `admitted` heavy requests at once (default THREADS - 1), running their forward passes one at a time (the workers already use every
-core, and one at a time holds one batch's memory instead of several), and answers the rest 503
-`overloaded` with Retry-After at once instead of queueing them for tens of seconds. Light calls,
-such as any single text or name or a batch of 256 short names, never wait here.
+A gthread worker has THREADS threads. Without a limit, a few clients sending the largest entity batches
+(1,000 texts of 62 characters, ~6 s of CPU each) fill every thread of both workers: /health then waited
+behind them and probes took over 5 s (docs/benchmarks.md, "Session 15"), the kind of stall that gets a
+healthy pod killed (field notes); eight clients sending 1,000 names of 32 characters held probes at up to
+2 s. So a worker admits at most `admitted` heavy requests at once (default THREADS - 1), runs their
+forward passes one at a time (the workers already use every core, and one at a time holds one batch's
+memory instead of several), and answers the rest 503 `overloaded` with Retry-After at once instead of
+queueing them for tens of seconds. Light calls, such as any single text or name or a batch of 256 short
+names, never wait here.
 """
 import contextlib
 import threading

@@ -17,11 +17,11 @@ bench/probes_under_load.py (docs/benchmarks.md, "Session 15"):
 
 And one wait bounded: gunicorn reads a request's headers and body, and writes its response, on a blocking
 socket with no timeout, so a client that stops sending mid-request (a phone losing its network) held a
-thread for good, and eight such clients stopped the service. Here a read gives up after REQUEST_READ_TIMEOUT
-seconds without a byte (a body read then answers 408), and writing a response after the worker timeout. That
-bounds how long a stalled client holds a thread, not how many threads slow clients can hold: a client that trickles one byte
-every few seconds still holds one, which is why untrusted traffic belongs behind a proxy that buffers whole
-requests (deploy/nginx.conf, docs/scaling.md).
+thread for good, and eight such clients stopped the service. Here a read gives up after
+REQUEST_READ_TIMEOUT seconds without a byte (a body read then answers 408), and writing a response after
+the worker timeout. That bounds how long a stalled client holds a thread, not how many threads slow
+clients can hold: a client that trickles one byte every few seconds still holds one, which is why
+untrusted traffic belongs behind a proxy that buffers whole requests (deploy/nginx.conf, docs/scaling.md).
 """
 import errno
 import functools
