@@ -10,19 +10,18 @@ bench/probes_under_load.py (docs/benchmarks.md, "Session 15"):
   that reads its response but keeps the socket open (an HTTP library holding an error response, a stalled
   peer) stopped the worker: four such clients held /health at 1.2 s with no other load. Here the same
   lingering close runs in a thread of its own that watches every closing socket at once.
-- Accepting. A new connection goes straight to a thread, which waits up to 5 s for its request; eight
-  silent connections (a browser's speculative ones, a slow client) took every thread of both workers and
-  a probe waited 4.7 s. Here a connection whose request has not started to arrive waits on the event loop,
-  as gunicorn itself parks one that stayed silent for those 5 s.
-
-And one wait bounded: gunicorn reads a request's headers and body, and writes its response, on a blocking
-socket with no timeout, so a client that stops sending mid-request (a phone losing its network) held a
-thread for good, and eight such clients stopped the service. Here a read gives up after
-REQUEST_READ_TIMEOUT seconds without a byte (a body read then answers 408), and writing a response after
-the worker timeout. That bounds how long a stalled client holds a thread, not how many threads slow
-clients can hold: a client that trickles one byte every few seconds still holds one, which is why
-untrusted traffic belongs behind a proxy that buffers whole requests (deploy/nginx.conf, docs/scaling.md).
+- Reading. A new connection goes straight to a thread, which waits up to 5 s for its request and then reads
+  it on a blocking socket with no timeout. Eight silent connections (a browser's speculative ones) took
+  every thread of both workers and a probe waited 4.7 s; eight clients that sent half a request held them
+  for as long as they stayed connected. Here the event loop reads each request, as a buffering proxy
+  would, and hands it to a thread only once it is whole (app/request_arrival.py): a client that is slow,
+  silent or trickling costs a socket and its bytes, never a thread. A request that stops arriving for
+  REQUEST_READ_TIMEOUT seconds gets a 408 and is closed (a connection silent from the start: closed after
+  `keepalive` seconds). Bodies sent in chunks or after `Expect: 100-continue` are read in the thread, as
+  before, where each blocking read gives up after REQUEST_READ_TIMEOUT seconds (the body read answers 408,
+  app/views.py) and writing a response after the worker timeout.
 """
+import collections
 import errno
 import functools
 import logging
@@ -35,6 +34,7 @@ from gunicorn import util
 from gunicorn.workers import gthread
 
 from app.config import from_env
+from app.request_arrival import request_arrived
 
 log = logging.getLogger("gunicorn.error")
 LINGER_SECONDS = 2.0  # as gunicorn's util.close_graceful
@@ -144,6 +144,22 @@ class _TimedSocket(socket.socket):
 class _Conn(gthread.TConn):
     closer: LingeringCloser
 
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.arrived = bytearray()  # request bytes read on the event loop, not yet given to the parser
+        self.awaiting = False       # on the event loop, waiting for the rest of a request
+        self.idle_until = self.queued_until = 0.0
+
+    def init(self):
+        super().init()
+        self.hand_over()
+
+    def hand_over(self):
+        """Give the bytes read on the event loop to gunicorn's parser, once there is one (made in init)."""
+        if self.arrived and self.parser is not None:
+            self.parser.unreader.unread(bytes(self.arrived))
+            self.arrived.clear()
+
     def close(self, graceful=False):
         if graceful:
             self.closer.close(self.sock)
@@ -151,48 +167,102 @@ class _Conn(gthread.TConn):
             super().close(graceful)
 
 
+_TIMED_OUT_BODY = b'{"error":{"code":"request_timeout","message":"the request stopped arriving; send it whole"}}'
+TIMED_OUT = (b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nConnection: close\r\n"
+             b"Content-Length: %d\r\n\r\n%s" % (len(_TIMED_OUT_BODY), _TIMED_OUT_BODY))
+
+
 class ThreadWorker(gthread.ThreadWorker):
     """`worker_class = "app.gunicorn_worker.ThreadWorker"` (deploy/gunicorn.conf.py for WORKER_CLASS=gthread)."""
 
     def init_process(self):
+        settings = from_env()
         _Conn.closer = LingeringCloser()  # after fork: the thread belongs to this worker
-        _TimedSocket.read_timeout = from_env()["REQUEST_READ_TIMEOUT"] or None
+        _TimedSocket.read_timeout = settings["REQUEST_READ_TIMEOUT"] or None
         _TimedSocket.write_timeout = self.cfg.timeout or None
+        self.read_timeout = settings["REQUEST_READ_TIMEOUT"] or float(self.cfg.timeout)
+        self.max_body = settings["MAX_CONTENT_LENGTH"]
+        self.arriving: collections.deque[_Conn] = collections.deque()  # awaiting, oldest deadline first (roughly)
         super().init_process()
 
     def accept(self, listener):
-        """gthread.ThreadWorker.accept (gunicorn 27.0.1), making our connection class, and handing a connection
-        to a thread only once its request has started to arrive."""
+        """gthread.ThreadWorker.accept (gunicorn 27.0.1), with our connection and socket classes, and the
+        request read on the event loop instead of in a thread (TLS: gunicorn's way, the thread reads)."""
         try:
             accepted, client_addr = listener.accept()
-            client_sock = _TimedSocket(fileno=accepted.detach())
-            self.nr_conns += 1
-            client_sock.setblocking(True)
-            conn = _Conn(self.cfg, client_sock, client_addr, listener.getsockname())
-            if has_data(client_sock):
-                self.enqueue_req(conn)
-            else:
-                self.wait_for_request(conn)
         except OSError as e:
             if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                 raise
+            return
+        self.nr_conns += 1
+        conn = _Conn(self.cfg, _TimedSocket(fileno=accepted.detach()), client_addr, listener.getsockname())
+        if self.cfg.is_ssl:
+            self.enqueue_req(conn)
+        else:
+            self.await_request(conn)
 
-    def wait_for_request(self, conn):
-        """Park a silent new connection on the event loop, as gunicorn parks one that stayed silent for 5 s in a
-        thread (finish_request, _DEFER): a thread takes it when it becomes readable, and after `keepalive`
-        seconds of silence it is closed. gunicorn would hold one of the worker's threads for those first 5 s:
-        a browser's speculative connections, or a few idle sockets, took every thread and /health waited."""
-        conn.timeout = time.monotonic() + self.cfg.keepalive
-        self.pending_conns.append(conn)
-        self.poller.register(conn.sock, selectors.EVENT_READ, functools.partial(self.on_pending_socket_readable, conn))
+    def on_client_socket_readable(self, conn, client):
+        """A kept-alive connection's next request has begun: read it here too."""
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        self.await_request(conn)
 
+    def await_request(self, conn: _Conn):
+        conn.awaiting = True
+        conn.idle_until = conn.queued_until = time.monotonic() + self.cfg.keepalive  # for its first byte
+        self.arriving.append(conn)
+        self.poller.register(conn.sock, selectors.EVENT_READ, functools.partial(self.on_request_bytes, conn))
+        self.on_request_bytes(conn, conn.sock)  # usually already there
 
-def has_data(sock: socket.socket) -> bool:
-    """Whether a non-blocking socket has bytes (or the peer's close) to read now."""
-    try:
-        sock.recv(1, socket.MSG_PEEK)
-        return True
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True  # let the thread meet the error, as gunicorn would
+    def on_request_bytes(self, conn: _Conn, sock):
+        try:
+            data = sock.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:  # the client closed, or the connection broke
+            self.drop(conn)
+            return
+        conn.arrived += data
+        conn.idle_until = time.monotonic() + self.read_timeout
+        if request_arrived(conn.arrived, self.max_body):
+            self.stop_awaiting(conn)
+            conn.hand_over()
+            conn.data_ready = True  # handle() need not wait for data
+            self.enqueue_req(conn)
+
+    def stop_awaiting(self, conn: _Conn):
+        conn.awaiting = False  # its entry in self.arriving is skipped later
+        self.poller.unregister(conn.sock)
+
+    def drop(self, conn: _Conn, answer: bytes = b""):
+        self.stop_awaiting(conn)
+        self.nr_conns -= 1
+        if answer:
+            try:
+                conn.sock.send(answer)  # best effort: the socket is non-blocking and the answer small
+            except OSError:
+                pass
+            conn.close(graceful=True)
+        else:
+            conn.close()
+
+    def murder_pending(self):
+        """gunicorn's, then: close connections whose request stopped arriving (a 408 when part of it came).
+        Deadlines move as bytes arrive, so a connection that made progress goes to the back instead."""
+        super().murder_pending()
+        now = time.monotonic()
+        while self.arriving:
+            conn = self.arriving[0]
+            if not conn.awaiting:
+                self.arriving.popleft()
+            elif conn.idle_until <= now:
+                self.arriving.popleft()
+                self.drop(conn, TIMED_OUT if conn.arrived else b"")
+            elif conn.idle_until > conn.queued_until:
+                self.arriving.popleft()
+                conn.queued_until = conn.idle_until
+                self.arriving.append(conn)
+            else:
+                break

@@ -6,6 +6,7 @@ Per setting (each on its own redis-server + gunicorn, loopback), two scenarios, 
 times GET /health every 0.25 s:
 - idle: 8 connections opened and left silent for 8 s (a browser's speculative connections, a slow client);
 - stalled: 8 clients that send a request's headers and the start of its body, then nothing for 8 s;
+- trickle: 8 clients that send a request one byte every 0.5 s for 8 s (never silent long enough to time out);
 - lazy_close: rounds of 4 clients that read a `Connection: close` response and keep the socket open 1.5 s;
 - heavy: N client processes each sending fresh batches of 1,000 entity texts of 62 characters (the largest
   request the API takes), retrying a 503 after its Retry-After.
@@ -112,6 +113,19 @@ def stalled_clients(port: int, n: int = 8, hold: float = 8.0):
         s.close()
 
 
+def trickling_clients(port: int, n: int = 8, hold: float = 8.0):
+    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
+    request = b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    stop, i = time.monotonic() + hold, 0
+    while time.monotonic() < stop and i < len(request):
+        for s in socks:
+            s.sendall(request[i:i + 1])
+        i += 1
+        time.sleep(0.5)
+    for s in socks:
+        s.close()
+
+
 def summary(lat: list[float]) -> dict:
     q = lambda p: lat[min(len(lat) - 1, int(len(lat) * p))]  # noqa: E731
     return {"probes": len(lat), "p50": q(0.5), "p99": q(0.99), "max": lat[-1],
@@ -124,7 +138,8 @@ def run(name: str, settings: dict, heavy_clients: int, heavy_seconds: float, wor
         port = int(base.rsplit(":", 1)[1])
         q = ctx.Queue()
         quiet = {}
-        for scenario, misbehave in (("idle", idle_connections), ("stalled", stalled_clients), ("lazy_close", lazy_closer)):
+        for scenario, misbehave in (("idle", idle_connections), ("stalled", stalled_clients),
+                                    ("trickle", trickling_clients), ("lazy_close", lazy_closer)):
             prober = ctx.Process(target=probe, args=(base, 7.5, q))
             prober.start()
             misbehave(port)
@@ -160,13 +175,13 @@ def main():
             print(json.dumps(rows[-1], default=str), flush=True)
     print(f"\n/health every 0.25 s from its own process; heavy: {args.heavy_clients} clients x "
           f"{args.heavy_seconds:.0f} s of 1,000 x 62-character entity batches\n")
-    print("| setting | idle connections: health p50 / max ms | stalled requests: health p50 / max ms | lazy closes: health p50 / max ms | heavy: health p50 / p99 / max ms, probes over 5 s "
+    print("| setting | idle connections: health p50 / max ms | stalled requests: health p50 / max ms | trickled requests: health p50 / max ms | lazy closes: health p50 / max ms | heavy: health p50 / p99 / max ms, probes over 5 s "
           "| batches answered, send → answer p50 / max s (incl. retries) | 503 overloaded | failed | max worker RSS MB |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        idle, st, lz, hv = r["idle"], r["stalled"], r["lazy_close"], r["heavy"]
+        idle, st, tr, lz, hv = r["idle"], r["stalled"], r["trickle"], r["lazy_close"], r["heavy"]
         batch = f"{r['batches']}, {r['batch_p50_s']:.1f} / {r['batch_max_s']:.1f}" if r["batches"] else "0"
-        print(f"| {r['name']} | {ms(idle['p50'])} / {ms(idle['max'])} | {ms(st['p50'])} / {ms(st['max'])} | {ms(lz['p50'])} / {ms(lz['max'])} | {ms(hv['p50'])} / {ms(hv['p99'])} / "
+        print(f"| {r['name']} | {ms(idle['p50'])} / {ms(idle['max'])} | {ms(st['p50'])} / {ms(st['max'])} | {ms(tr['p50'])} / {ms(tr['max'])} | {ms(lz['p50'])} / {ms(lz['max'])} | {ms(hv['p50'])} / {ms(hv['p99'])} / "
               f"{ms(hv['max'])}, {hv['over_5s']} of {hv['probes']} | {batch} | {r['shed']} | {len(r['failed'])} "
               f"| {r['worker_rss_mb']:.0f} |")
 

@@ -14,6 +14,7 @@ import pytest
 
 from app.admission import HeavyWorkGate, Overloaded
 from app.registry import heavy_share
+from app.request_arrival import MAX_HEAD, request_arrived
 from app.gunicorn_worker import LINGER_SECONDS, LingeringCloser
 from tests.helpers import ROOT, free_port, wait_http
 
@@ -106,6 +107,24 @@ def test_overloaded_is_documented_with_retry_after(client):
     assert "overloaded" in answer["description"] and "Retry-After" in answer["headers"]
 
 
+# --- reading requests on the event loop ----------------------------------------------------------------
+
+def test_a_request_has_arrived_when_its_head_and_declared_body_are_in():
+    head = b"POST /classify HTTP/1.1\r\nHost: x\r\ncOnTeNt-LeNgTh: 10\r\n\r\n"
+    assert not request_arrived(head[:-2], 100)
+    assert not request_arrived(head + b"12345", 100)
+    assert request_arrived(head + b"1234567890", 100)
+    assert request_arrived(head + b"1234567890GET / HTTP/1.1\r\n", 100)  # pipelined bytes after it
+    assert request_arrived(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 100)  # no body
+
+
+def test_a_thread_takes_what_it_must_answer_or_refuse_before_the_body_is_in():
+    assert request_arrived(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 100)
+    assert request_arrived(b"POST / HTTP/1.1\r\nContent-Length: 50\r\nExpect: 100-continue\r\n\r\n", 100)
+    assert request_arrived(b"POST / HTTP/1.1\r\nContent-Length: 101\r\n\r\n", 100)  # 413
+    assert request_arrived(b"GET / HTTP/1.1\r\nX: " + b"a" * MAX_HEAD, 100)  # a head too large to wait for
+
+
 # --- lingering closes -------------------------------------------------------------------------------
 
 def test_closer_half_closes_at_once_and_lets_go_when_the_peer_closes_or_the_linger_ends():
@@ -194,25 +213,53 @@ def test_silent_connections_take_no_thread_a_late_request_is_served_and_silence_
             s.close()
 
 
-def test_a_client_that_stops_sending_mid_request_is_answered_408_or_closed_and_frees_its_thread(one_worker):
+def read_answer(sock: socket.socket, marker: bytes) -> bytes:
+    sock.settimeout(5)
+    answer = b""
+    while marker not in answer and (chunk := sock.recv(65536)):
+        answer += chunk
+    return answer
+
+
+def test_a_request_that_stops_arriving_is_answered_408_and_holds_no_thread(one_worker):
     base, port = one_worker
-    body_stalled, head_stalled = (socket.create_connection(("127.0.0.1", port)) for _ in range(2))
-    try:  # both threads taken by clients that stopped sending: gunicorn's own worker waited on them for good
-        body_stalled.sendall(b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                             b"Content-Length: 100\r\n\r\n{\"na")
-        head_stalled.sendall(b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Ty")
+    stalled = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]  # twice the worker's threads
+    try:  # gunicorn's own worker gave each a thread that waited on it for as long as it stayed connected
+        for i, s in enumerate(stalled):
+            s.sendall(b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: 100\r\n\r\n{\"na" if i % 2 else b"POST /classify HTTP/1.1\r\nContent-Ty")
         time.sleep(0.2)
-        assert health_seconds(base) < 3  # REQUEST_READ_TIMEOUT is 1 s here
-        body_stalled.settimeout(5)
-        answer = b""
-        while b'"request_timeout"' not in answer and (chunk := body_stalled.recv(65536)):
-            answer += chunk
-        assert answer.startswith(b"HTTP/1.1 408") and b'"request_timeout"' in answer
-        head_stalled.settimeout(5)
-        assert head_stalled.recv(10) == b""
+        assert health_seconds(base) < 0.5
+        for s in stalled:  # REQUEST_READ_TIMEOUT is 1 s here
+            answer = read_answer(s, b'"request_timeout"')
+            assert answer.startswith(b"HTTP/1.1 408") and b'"request_timeout"' in answer
+            assert s.recv(10) == b""
     finally:
-        body_stalled.close()
-        head_stalled.close()
+        for s in stalled:
+            s.close()
+
+
+def test_trickled_requests_hold_no_thread_and_are_answered_once_whole(one_worker):
+    base, port = one_worker
+    body = json.dumps({"name": "Nakamura", "top_k": 1}).encode()
+    request = (b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+               b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    tricklers = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
+    try:
+        slowest = 0.0
+        for start in range(0, len(request), 8):  # 8 bytes every 0.1 s: ~2 s a request, never 1 s silent
+            for s in tricklers:
+                s.sendall(request[start:start + 8])
+            if start % 64 == 0:
+                slowest = max(slowest, health_seconds(base))
+            time.sleep(0.1)
+        assert slowest < 0.5  # gunicorn's own worker: each trickler held a thread the whole time
+        for s in tricklers:
+            answer = read_answer(s, b"Japanese")
+            assert answer.startswith(b"HTTP/1.1 200") and b"Japanese" in answer
+    finally:
+        for s in tricklers:
+            s.close()
 
 
 def test_concurrent_heavy_batches_beyond_the_worker_are_shed_while_health_answers(one_worker):
