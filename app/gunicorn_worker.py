@@ -148,6 +148,7 @@ class _Conn(gthread.TConn):
         super().__init__(*args)
         self.arrived = bytearray()  # request bytes read on the event loop, not yet given to the parser
         self.awaiting = False       # on the event loop, waiting for the rest of a request
+        self.read_here = True       # requests read on the event loop (not for TLS, app/gunicorn_worker.py)
         self.idle_until = self.queued_until = 0.0
 
     def init(self):
@@ -187,7 +188,7 @@ class ThreadWorker(gthread.ThreadWorker):
 
     def accept(self, listener):
         """gthread.ThreadWorker.accept (gunicorn 27.0.1), with our connection and socket classes, and the
-        request read on the event loop instead of in a thread (TLS: gunicorn's way, the thread reads)."""
+        request read on the event loop instead of in a thread (TLS and HTTP/2 with prior knowledge: gunicorn's way)."""
         try:
             accepted, client_addr = listener.accept()
         except OSError as e:
@@ -196,13 +197,16 @@ class ThreadWorker(gthread.ThreadWorker):
             return
         self.nr_conns += 1
         conn = _Conn(self.cfg, _TimedSocket(fileno=accepted.detach()), client_addr, listener.getsockname())
-        if self.cfg.is_ssl:
-            self.enqueue_req(conn)
-        else:
+        conn.read_here = not (self.cfg.is_ssl or gthread.negotiation.prior_knowledge_allowed(self.cfg, client_addr))
+        if conn.read_here:
             self.await_request(conn)
+        else:  # TLS or an HTTP/2 preface: bytes gunicorn must read from the socket itself
+            self.enqueue_req(conn)
 
     def on_client_socket_readable(self, conn, client):
         """A kept-alive connection's next request has begun: read it here too."""
+        if not conn.read_here:
+            return super().on_client_socket_readable(conn, client)
         self.poller.unregister(client)
         self.keepalived_conns.remove(conn)
         self.await_request(conn)
