@@ -179,9 +179,10 @@ class ThreadWorker(gthread.ThreadWorker):
     def init_process(self):
         settings = from_env()
         _Conn.closer = LingeringCloser()  # after fork: the thread belongs to this worker
-        _TimedSocket.read_timeout = settings["REQUEST_READ_TIMEOUT"] or None
+        # One limit for a request that stops arriving, on the event loop and in a thread alike (0: the worker
+        # timeout; None when that is 0 too, gunicorn's "no timeout").
+        self.read_timeout = _TimedSocket.read_timeout = settings["REQUEST_READ_TIMEOUT"] or self.cfg.timeout or None
         _TimedSocket.write_timeout = self.cfg.timeout or None
-        self.read_timeout = settings["REQUEST_READ_TIMEOUT"] or float(self.cfg.timeout)
         self.max_body = settings["MAX_CONTENT_LENGTH"]
         self.arriving: collections.deque[_Conn] = collections.deque()  # awaiting, oldest deadline first (roughly)
         super().init_process()
@@ -229,7 +230,7 @@ class ThreadWorker(gthread.ThreadWorker):
             self.drop(conn)
             return
         conn.arrived += data
-        conn.idle_until = time.monotonic() + self.read_timeout
+        conn.idle_until = time.monotonic() + (self.read_timeout or float("inf"))
         if request_arrived(conn.arrived, self.max_body):
             self.stop_awaiting(conn)
             conn.hand_over()

@@ -12,7 +12,7 @@ def _json(model):
     return {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}}
 
 
-ERROR_DESCRIPTIONS = {408: "request_timeout: the body stopped arriving for REQUEST_READ_TIMEOUT seconds",
+ERROR_DESCRIPTIONS = {408: "request_timeout: the request stopped arriving for REQUEST_READ_TIMEOUT seconds",
                       503: "not_ready (models loading, or entity review disabled) or overloaded (this worker is "
                                "busy with large entity batches: retry after Retry-After seconds)"}
 

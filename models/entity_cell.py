@@ -2,7 +2,7 @@
 
 models/entity_rnn.py is the same cell as a torch module, for training; tests/test_entities.py holds
 the two to the same outputs and the same weight names and shapes."""
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,9 +14,6 @@ class EntityRNNConfig:
     input_size: int = 768
     hidden_size: int = 128
     num_classes: int = 2
-
-    def to_dict(self):
-        return asdict(self)
 
 
 def parameter_shapes(c: EntityRNNConfig) -> dict[str, tuple]:

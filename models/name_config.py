@@ -1,6 +1,6 @@
 """A name classifier's hyper-parameters and the weights they imply, without importing torch:
 what the serving workers need to check a checkpoint and run it in ONNX Runtime (models/name_onnx.py)."""
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,9 +16,6 @@ class NameClassifierConfig:
     hidden_size: int = 128
     num_layers: int = 2
     dropout: float = 0.3
-
-    def to_dict(self):
-        return asdict(self)
 
 
 def parameter_shapes(c: NameClassifierConfig) -> dict[str, tuple]:

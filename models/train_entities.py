@@ -10,6 +10,7 @@ import argparse
 import json
 import random
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -116,7 +117,7 @@ def main(argv=None):
             if stale >= args.patience:
                 break
     model.load_state_dict(best_state)
-    manifest = {"kind": "entity-rnn", "config": config.to_dict(), "encoder_fingerprint": encoder.fingerprint,
+    manifest = {"kind": "entity-rnn", "config": asdict(config), "encoder_fingerprint": encoder.fingerprint,
                 "features": args.features,
                 "threshold": 0.5,
                 "training": {"train_examples": len(train), "val_examples": len(val), "seed": args.seed,

@@ -19,6 +19,7 @@ import json
 import random
 import time
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -170,7 +171,7 @@ def train(args) -> Path:
     model.eval()
 
     manifest = {
-        "kind": "name-classifier", "arch": args.arch, "config": config.to_dict(),
+        "kind": "name-classifier", "arch": args.arch, "config": asdict(config),
         "vocab": vocab.chars, "labels": corpus.labels,
         "countries": {lang: LANGUAGE_COUNTRIES[lang] for lang in corpus.labels},
         "countries_version": COUNTRIES_VERSION, "temperature": 1.0,
