@@ -55,7 +55,11 @@ def init_app(app):
 
     @app.errorhandler(HTTPException)
     def _http(e):
-        return error_response(e.code or 500, HTTP_CODES.get(e.code, "http_error"), e.description or e.name)
+        response, status = error_response(e.code or 500, HTTP_CODES.get(e.code, "http_error"), e.description or e.name)
+        for name, value in e.get_headers():  # e.g. a 405's Allow (RFC 9110 15.5.6); the body stays ours
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
 
     @app.errorhandler(Exception)
     def _unexpected(e):  # a bug, not bad input: log the trace, never show it

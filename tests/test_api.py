@@ -153,7 +153,9 @@ def test_http_level_errors_are_json(client):
     assert_error(post(client, "/classify", {"name": "Smith"}, content_type="text/plain"), 415, "unsupported_media_type")
     assert_error(client.post("/classify", data=b"name=Smith"), 415)
     assert_error(client.get("/nowhere"), 404, "not_found")
-    assert_error(client.get("/classify"), 405, "method_not_allowed")
+    not_allowed = client.get("/classify")
+    assert_error(not_allowed, 405, "method_not_allowed")
+    assert set(not_allowed.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}  # RFC 9110: a 405 says what is allowed
     assert_error(client.delete("/health"), 405)
     huge = json.dumps({"name": "x" * (3 * 1024 * 1024)})
     assert_error(post(client, "/classify", huge), 413, "payload_too_large")
