@@ -1,7 +1,7 @@
 """One JSON error envelope for everything: {"error": {"code": ..., "message": ...}}."""
 import logging
 
-from flask import jsonify
+from flask import g, jsonify
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -23,8 +23,11 @@ class NotReady(ApiError):
     status, code = 503, "not_ready"
 
 
-HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
-              415: "unsupported_media_type"}
+# Error codes for HTTP statuses, also for the answers gunicorn writes itself (app/gunicorn_worker.py).
+HTTP_CODES = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+              408: "request_timeout", 413: "payload_too_large", 414: "uri_too_long", 415: "unsupported_media_type",
+              417: "expectation_failed", 431: "headers_too_large", 500: "internal_error", 501: "not_implemented"}
+INTERNAL_ERROR = "internal error; see server log"
 
 
 def error_response(status: int, code: str, message: str):
@@ -63,5 +66,5 @@ def init_app(app):
 
     @app.errorhandler(Exception)
     def _unexpected(e):  # a bug, not bad input: log the trace, never show it
-        log.exception("unhandled error")
-        return error_response(500, "internal_error", "internal error; see server log")
+        log.exception("unhandled error in request %s", g.get("request_id"))
+        return error_response(500, "internal_error", f"{INTERNAL_ERROR} (request {g.get('request_id')})")

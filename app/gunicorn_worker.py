@@ -24,6 +24,7 @@ bench/probes_under_load.py (docs/benchmarks.md, "Session 15"):
 import collections
 import errno
 import functools
+import json
 import logging
 import selectors
 import socket
@@ -34,6 +35,7 @@ from gunicorn import util
 from gunicorn.workers import gthread
 
 from app.config import from_env
+from app.errors import HTTP_CODES, INTERNAL_ERROR
 from app.request_arrival import request_arrived
 
 log = logging.getLogger("gunicorn.error")
@@ -168,9 +170,26 @@ class _Conn(gthread.TConn):
             super().close(graceful)
 
 
-_TIMED_OUT_BODY = b'{"error":{"code":"request_timeout","message":"the request stopped arriving; send it whole"}}'
-TIMED_OUT = (b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nConnection: close\r\n"
-             b"Content-Length: %d\r\n\r\n%s" % (len(_TIMED_OUT_BODY), _TIMED_OUT_BODY))
+def raw_error(status: int, reason: str, message: str) -> bytes:
+    """A whole HTTP/1.1 error response in the service's JSON envelope, for the answers the server writes
+    itself, outside Flask; it closes the connection, as gunicorn's own error pages do."""
+    body = json.dumps({"error": {"code": HTTP_CODES.get(status, "http_error"), "message": message}}).encode()
+    return (b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
+            % (status, reason.encode("latin-1"), len(body), body))
+
+
+TIMED_OUT = raw_error(408, "Request Timeout", "the request stopped arriving; send it whole")
+
+
+def write_json_error(sock, status_int: int, reason: str, mesg: str):
+    """For gunicorn.util.write_error, which answers what never reaches the app (a malformed request line or
+    header, a request line or headers over gunicorn's limits: 400, 414, 431, ...) with an HTML page."""
+    util.write_nonblock(sock, raw_error(status_int, reason, mesg or INTERNAL_ERROR))
+
+
+def use_json_error_pages():
+    """Every answer is the JSON envelope, also gunicorn's own (called in each worker, deploy/gunicorn.conf.py)."""
+    util.write_error = write_json_error
 
 
 class ThreadWorker(gthread.ThreadWorker):

@@ -4,6 +4,7 @@ from functools import cache
 from pydantic.json_schema import models_json_schema
 
 from app import schemas as s
+from app.request_ids import HEADER, SANE
 
 REF = "#/components/schemas/{model}"
 
@@ -15,6 +16,14 @@ def _json(model):
 ERROR_DESCRIPTIONS = {408: "request_timeout: the request stopped arriving for REQUEST_READ_TIMEOUT seconds",
                       503: "not_ready (models loading, or entity review disabled) or overloaded (this worker is "
                                "busy with large entity batches: retry after Retry-After seconds)"}
+
+
+REQUEST_ID_HEADER = {"description": "the caller's X-Request-ID when it matches the pattern, else a new id "
+                                     "(32 hex digits); server log lines about the request name it",
+                      "schema": {"type": "string", "pattern": f"^{SANE.pattern}$"}}
+REQUEST_ID_PARAMETER = {"name": HEADER, "in": "header", "required": False,
+                        "description": "an id of the caller's for this request, echoed back (another is made when it "
+                                       "does not match the pattern)", "schema": {"type": "string"}}
 
 
 def _responses(ok_models, *errors):
@@ -37,7 +46,7 @@ def document() -> dict:
                                              s.ErrorResponse)]
     _, defs = models_json_schema(models, ref_template=REF)
     post_errors = (400, 408, 413, 415, 503)
-    return {
+    doc = {
         "openapi": "3.1.0",
         "info": {"title": "Name origin & medical entity review service", "version": "1.0.0",
                  "description": "Predictions are statistical estimates, never identity; do not gate anything on them."},
@@ -58,5 +67,12 @@ def document() -> dict:
             "/openapi.json": {"get": {"summary": "This document",
                                       "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
         },
-        "components": {"schemas": defs["$defs"]},
+        "components": {"schemas": defs["$defs"], "headers": {"RequestId": REQUEST_ID_HEADER},
+                       "parameters": {"RequestId": REQUEST_ID_PARAMETER}},
     }
+    for operations in doc["paths"].values():  # every operation takes an X-Request-ID and every answer has one
+        for operation in operations.values():
+            operation["parameters"] = [{"$ref": "#/components/parameters/RequestId"}]
+            for response in operation["responses"].values():
+                response.setdefault("headers", {})[HEADER] = {"$ref": "#/components/headers/RequestId"}
+    return doc

@@ -26,6 +26,8 @@ keepalive = 5
 preload_app = False
 control_socket_disable = True  # several instances per host (tests, scale-out) must not share ~/.gunicorn/gunicorn.ctl
 accesslog = os.environ.get("ACCESS_LOG") or None
+# gunicorn's default line, plus the request's duration in seconds and its X-Request-ID (app/request_ids.py)
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(L)s id=%({x-request-id}o)s'
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 
@@ -51,6 +53,8 @@ def on_starting(server):
 
 
 def post_fork(server, worker):
+    from app.gunicorn_worker import use_json_error_pages
+    use_json_error_pages()  # gunicorn's own 400/414/431 pages in the service's JSON envelope, for any worker class
     # Before the worker allocates anything big (app/libc.py): a fixed mmap threshold keeps batch
     # tensors from piling up in the arenas; at most MALLOC_ARENAS arenas.
     from app.libc import fix_mmap_threshold, limit_malloc_arenas

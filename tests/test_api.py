@@ -9,9 +9,9 @@ from app import create_app
 JSON = "application/json"
 
 
-def post(client, path, body, content_type=JSON):
+def post(client, path, body, content_type=JSON, **kwargs):
     data = body if isinstance(body, (str, bytes)) else json.dumps(body)
-    return client.post(path, data=data, content_type=content_type)
+    return client.post(path, data=data, content_type=content_type, **kwargs)
 
 
 def assert_error(resp, status, code=None):
@@ -237,6 +237,8 @@ def test_health_ready_metrics_openapi(client):
     doc = client.get("/openapi.json").get_json()
     assert doc["openapi"].startswith("3.") and {"/classify", "/review-entity", "/health", "/ready", "/metrics"} <= set(doc["paths"])
     assert doc["components"]["schemas"]["ClassifyRequest"]["properties"]["top_k"]["maximum"] == 18
+    from openapi_spec_validator import validate
+    validate(doc)  # a valid OpenAPI 3.1 document, as generators and schemathesis read it
 
 
 def test_ready_is_503_without_models(redis_server):
@@ -254,3 +256,29 @@ def test_cors_only_for_configured_origins(redis_server):
     assert ok.headers["Access-Control-Allow-Origin"] == "https://forms.example"
     other = c.post("/classify", json={"name": "Smith"}, headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_every_response_carries_a_request_id_the_callers_when_sane(client):
+    fresh = [client.get("/health"), post(client, "/classify", {"name": "Smith"}), client.get("/nowhere"),
+             post(client, "/classify", {"name": ""})]
+    ids = [r.headers["X-Request-ID"] for r in fresh]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids) and len(set(ids)) == len(ids)
+    for given in ["req-42", "a" * 128, "7f3c:9a/b+c=.d_e"]:  # e.g. nginx's $request_id, a client's own
+        assert client.get("/health", headers={"X-Request-ID": given}).headers["X-Request-ID"] == given
+    for insane in ["a" * 129, "two words", "x\u00e9", "a;b"]:  # replaced, never echoed into logs
+        answered = client.get("/health", headers={"X-Request-ID": insane}).headers["X-Request-ID"]
+        assert re.fullmatch(r"[0-9a-f]{32}", answered)
+
+
+def test_an_unexpected_error_is_a_json_500_naming_the_request_and_the_log_has_the_trace(client, monkeypatch, caplog):
+    from app import services
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug, with secrets in its message")
+
+    monkeypatch.setattr(services, "classify", broken)
+    resp = post(client, "/classify", {"name": "Smith"}, headers={"X-Request-ID": "support-ticket-7"})
+    assert_error(resp, 500, "internal_error")
+    assert "support-ticket-7" in resp.get_json()["error"]["message"] and "secrets" not in resp.get_data(as_text=True)
+    logged = [r for r in caplog.records if r.getMessage() == "unhandled error in request support-ticket-7"]
+    assert logged and logged[0].exc_info[0] is RuntimeError

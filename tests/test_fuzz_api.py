@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from app import schemas
 from app.openapi import document
+from app.request_ids import SANE
 
 ENDPOINTS = [("POST", "/classify"), ("POST", "/review-entity"), ("GET", "/health"), ("GET", "/ready"),
              ("GET", "/metrics"), ("GET", "/openapi.json"), ("GET", "/"), ("PUT", "/classify"), ("GET", "/nope")]
@@ -50,6 +51,7 @@ def conforms(body, models) -> bool:
 
 def check(resp, path=None):
     assert resp.status_code < 500, resp.get_data(as_text=True)[:300]
+    assert SANE.fullmatch(resp.headers["X-Request-ID"])
     if resp.status_code >= 400:
         body = resp.get_json()
         assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
@@ -59,11 +61,16 @@ def check(resp, path=None):
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
-@given(endpoint=st.sampled_from(ENDPOINTS), body=shaped | json_values)
-def test_generated_requests(client, endpoint, body):
+@given(endpoint=st.sampled_from(ENDPOINTS), body=shaped | json_values,
+       request_id=st.none() | st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=140))
+def test_generated_requests(client, endpoint, body, request_id):
     method, path = endpoint
     raw = json.dumps(body, allow_nan=True)
-    check(client.open(path, method=method, data=raw, content_type="application/json"), path)
+    headers = {} if request_id is None else {"X-Request-ID": request_id}
+    resp = client.open(path, method=method, data=raw, content_type="application/json", headers=headers)
+    check(resp, path)
+    if request_id is not None and SANE.fullmatch(request_id):
+        assert resp.headers["X-Request-ID"] == request_id
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))

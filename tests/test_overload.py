@@ -1,10 +1,7 @@
 """Overload: heavy entity batches admitted or shed per worker (app/admission.py), and lingering closes kept
 off gunicorn's event loop (app/gunicorn_worker.py), so /health keeps answering under both."""
 import json
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -16,8 +13,6 @@ from app.admission import HeavyWorkGate, Overloaded
 from app.registry import heavy_share
 from app.request_arrival import MAX_HEAD, request_arrived
 from app.gunicorn_worker import LINGER_SECONDS, LingeringCloser
-from tests.helpers import ROOT, free_port, wait_http
-
 from tests.test_api import post
 
 
@@ -148,25 +143,6 @@ def test_closer_half_closes_at_once_and_lets_go_when_the_peer_closes_or_the_ling
     time.sleep(LINGER_SECONDS / 2 + 0.5)
     assert closer.pending() == 0
     held.close()
-
-
-@pytest.fixture(scope="module")
-def one_worker(tmp_path_factory):
-    """gunicorn from deploy/gunicorn.conf.py, one worker with two threads: one heavy request admitted."""
-    tmp = tmp_path_factory.mktemp("overload")
-    port = free_port()
-    env = {**os.environ, "BIND": f"127.0.0.1:{port}", "WORKERS": "1", "THREADS": "2", "NAME_MODELS": "gru",
-           "REQUEST_READ_TIMEOUT": "1",
-           "CACHE_ENABLED": "false", "RUN_DIR": str(tmp), "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prom")}
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app.wsgi:app"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(base + "/ready", timeout=90)
-        yield base, port
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def health_seconds(base: str) -> float:

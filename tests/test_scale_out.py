@@ -13,6 +13,7 @@ import urllib.request
 import pytest
 
 from tests.helpers import ROOT, RedisServer, free_port, wait_http
+from tests.test_server_errors import raw_exchange
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx not installed (make test installs it)")
@@ -117,3 +118,35 @@ def test_a_shed_batch_reaches_the_client_and_leaves_both_instances_in_rotation(t
         assert {status for status, _ in heavy} == {200, 503}  # each instance admits one at a time
         assert all(detail == ("overloaded", "1") for status, detail in heavy if status == 503)
         assert [classify(lb, f"After{i}")[1] for i in range(4)].count("a") == 2  # both still in rotation
+
+
+def exchange(base, path, data=None, headers=None):
+    """(status, headers, JSON body) of a request, whatever its status."""
+    req = urllib.request.Request(base + path, data=data, headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.headers, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        with e:
+            return e.code, e.headers, json.loads(e.read())  # not JSON (nginx's HTML page): the test fails here
+
+
+def test_nginx_passes_request_ids_and_answers_its_own_errors_in_json(cluster, tmp_path):
+    lb, _, procs = cluster
+    status, headers, _ = exchange(lb, "/health", headers={"X-Request-ID": "client-7"})
+    assert status == 200 and headers["X-Request-ID"] == "client-7"  # the client's id, through nginx and back
+    made = {exchange(lb, "/health", headers=h)[1]["X-Request-ID"] for h in ({}, {"X-Request-ID": "a b"})}
+    assert len(made) == 2 and all(len(i) == 32 for i in made)  # nginx's $request_id, passed to the instance
+    logged = (tmp_path / "nginx-access.log").read_text()  # the cluster's RUN_DIR
+    assert "id=client-7" in logged and all(f"id={i}" in logged for i in made)
+
+    status, headers, body = exchange(lb, "/classify", data=b'{"name": "' + b"x" * (3 << 20) + b'"}')
+    assert status == 413 and body["error"]["code"] == "payload_too_large" and headers["X-Request-ID"]
+    status_line, headers, raw = raw_exchange(int(lb.rsplit(":", 1)[1]), b"GARBAGE\r\n\r\n")
+    assert status_line.startswith("HTTP/1.1 400 ") and json.loads(raw)["error"]["code"] == "bad_request"
+
+    for p in procs.values():
+        p.terminate()
+        p.wait(30)
+    status, headers, body = exchange(lb, "/classify", data=b'{"name": "Smith"}', headers={"X-Request-ID": "late-1"})
+    assert status == 502 and body["error"]["code"] == "unavailable" and headers["X-Request-ID"] == "late-1"
