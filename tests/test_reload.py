@@ -1,8 +1,10 @@
-"""`kill -HUP` on the gunicorn master: new checkpoints served, no in-flight request dropped."""
+"""`kill -HUP` on the gunicorn master: new checkpoints served, no in-flight request dropped; `kill -TERM` (supervisor's
+stop, a deploy): what has begun is finished, then the master exits."""
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -65,3 +67,46 @@ def test_hup_reloads_checkpoints_without_dropping_requests(tmp_path):
         proc.terminate()
         proc.wait(30)
         log.close()
+
+
+def test_sigterm_finishes_the_requests_that_have_begun_then_the_master_exits(tmp_path):
+    port = free_port()
+    env = {**os.environ, "BIND": f"127.0.0.1:{port}", "WORKERS": "1", "NAME_MODELS": "gru", "CACHE_ENABLED": "false",
+           "HEAVY_ENTITY_CHARS": "0", "RUN_DIR": str(tmp_path), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")}
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app.wsgi:app"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base, answers = f"http://127.0.0.1:{port}", {}
+    try:
+        wait_http(base + "/ready", timeout=90)
+
+        def slow():  # an entity batch of ~1-2 s, computing when the signal comes
+            texts = [f"手内肌萎缩慢性支气管炎糖尿病肾病急性胃肠炎高血压手内肌萎缩慢性支气管炎糖尿病{k}" for k in range(400)]
+            req = urllib.request.Request(base + "/review-entity", data=json.dumps({"texts": texts}).encode(),
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=60) as r:
+                answers["slow"] = r.status, r.headers["Connection"], len(json.loads(r.read())["results"])
+
+        idle = socket.create_connection(("127.0.0.1", port))  # a connection that never sends a request
+        arriving = socket.create_connection(("127.0.0.1", port), timeout=10)
+        arriving.sendall(b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 17\r\n\r\n{\"name\":")  # half a request, read on the event loop
+        sender = threading.Thread(target=slow)
+        sender.start()
+        time.sleep(0.5)
+        stopped = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        arriving.sendall(b' "Smith"}')  # the rest comes after the signal
+        answers["arriving"] = arriving.recv(65536).split(b"\r\n", 1)[0]
+        sender.join(60)
+        proc.wait(30)
+        exited = time.monotonic() - stopped
+        assert answers["slow"] == (200, "close", 400)  # finished, and the client told not to reuse the connection
+        assert answers["arriving"] == b"HTTP/1.1 200 OK"
+        assert exited < 10  # the idle connection is let go after keepalive (5 s), well within GRACEFUL_TIMEOUT (20 s)
+        idle.close()
+        arriving.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
