@@ -1,15 +1,15 @@
-"""gunicorn's gthread worker, with two waits taken off the worker's event loop and threads.
+"""gunicorn's gthread worker, with every wait on a client taken off the worker's event loop and threads.
 
 gunicorn 27's gthread worker has one event loop (the main thread: it accepts connections and hands them
-to the THREADS threads), and two ways for a client to stall the whole worker, both measured with
-bench/probes_under_load.py (docs/benchmarks.md, "Session 15"):
+to the THREADS threads), and three ways for a client to stall the whole worker, each measured with
+bench/probes_under_load.py (docs/benchmarks.md, "Session 15" and "Session 16"):
 
 - Closing. A connection that will not be kept alive is closed as RFC 9112 (9.6) asks: half-close, then
   read until the client closes or 2 s pass, so unread request bytes cannot turn into a reset that
   truncates the response. gunicorn does this on the event loop, one connection after another, so a client
   that reads its response but keeps the socket open (an HTTP library holding an error response, a stalled
   peer) stopped the worker: four such clients held /health at 1.2 s with no other load. Here the same
-  lingering close runs in a thread of its own that watches every closing socket at once.
+  lingering close runs in the SocketDrain's thread, which watches every closing socket at once.
 - Reading. A new connection goes straight to a thread, which waits up to 5 s for its request and then reads
   it on a blocking socket with no timeout. Eight silent connections (a browser's speculative ones) took
   every thread of both workers and a probe waited 4.7 s; eight clients that sent half a request held them
@@ -19,17 +19,24 @@ bench/probes_under_load.py (docs/benchmarks.md, "Session 15"):
   REQUEST_READ_TIMEOUT seconds gets a 408 and is closed (a connection silent from the start: closed after
   `keepalive` seconds). Bodies sent in chunks or after `Expect: 100-continue` are read in the thread, as
   before, where each blocking read gives up after REQUEST_READ_TIMEOUT seconds (the body read answers 408,
-  app/views.py) and writing a response after the worker timeout.
+  app/views.py).
+- Writing. A thread writes a response with a blocking sendall, so a client that does not read a large answer
+  (one bigger than what the kernel buffers for it) holds the thread until it does: eight such clients held
+  /health for up to 5.7 s. Here a thread sends what the kernel takes at once and the SocketDrain sends the
+  rest, as a buffering proxy would; a client that takes nothing for the worker timeout is cut off, and a
+  connection's next request waits on no thread until the answers before it are out.
 """
 import collections
 import errno
 import functools
 import json
 import logging
+import os
 import selectors
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from gunicorn import util
 from gunicorn.workers import gthread
@@ -43,33 +50,193 @@ LINGER_SECONDS = 2.0  # as gunicorn's util.close_graceful
 MAX_DRAIN = 65536     # bytes read from a closing socket before giving up on it
 
 
-class LingeringCloser:
-    """Half-closes sockets and, in one daemon thread, reads each until EOF, MAX_DRAIN or LINGER_SECONDS."""
+class _Output:
+    """The part of a connection's responses its client has not taken yet."""
 
-    def __init__(self):
+    def __init__(self, sock: socket.socket, deadline: float):
+        self.sock = sock
+        # A second socket object on the same connection, in blocking mode so that MSG_DONTWAIT alone decides:
+        # the worker's object may be in timeout mode, whose send would first wait for room.
+        self.writer = socket.socket(fileno=os.dup(sock.fileno()))
+        self.data, self.deadline = bytearray(), deadline
+        self.then: str | None = None                  # after the last byte: "linger" or "close"
+        self.resume: list[Callable[[bool], None]] = []  # requests held back until the answers before them are out
+
+
+class SocketDrain:
+    """One daemon thread with one selector that finishes what a worker thread leaves on a socket, so that no
+    thread waits on a client:
+
+    - the rest of a response its client is slow to take. A thread writes what the kernel takes at once and
+      hands the rest over (`write`); a client that takes no byte for `write_timeout` seconds is cut off. The
+      connection's next request waits (`hold`) until the answers before it are out, so a client that sends
+      requests and reads nothing makes the worker hold at most one answer for it, not one per request.
+    - a lingering close (`close`): half-close, then read until the client closes, MAX_DRAIN bytes or
+      LINGER_SECONDS, as gunicorn does on its event loop, one connection after another.
+    """
+
+    def __init__(self, write_timeout: float | None = None):
+        self.write_timeout = write_timeout or float("inf")
         self._selector = selectors.DefaultSelector()
         self._lock = threading.Lock()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._selector.register(self._wake_r, selectors.EVENT_READ)
+        self._outputs: dict[socket.socket, _Output] = {}
         self._closing: dict[socket.socket, list] = {}  # socket -> [deadline, bytes drained]
-        threading.Thread(target=self._run, name="lingering-close", daemon=True).start()
+        threading.Thread(target=self._run, name="socket-drain", daemon=True).start()
 
-    def close(self, sock: socket.socket):
+    # --- called by worker threads and the event loop ---
+
+    def write(self, sock: socket.socket, data) -> bool:
+        """Queue `data` behind what is still on its way to this client; False when nothing is (send it yourself)."""
+        with self._lock:
+            out = self._outputs.get(sock)
+            if out is None:
+                return False
+            out.data += data
+            return True
+
+    def hand_over(self, sock: socket.socket, data):
+        """Send the rest of a response from here; `data` is what the kernel would not take."""
+        with self._lock:
+            out = self._outputs.get(sock)
+            if out is None:
+                out = self._outputs[sock] = _Output(sock, time.monotonic() + self.write_timeout)
+                self._selector.register(out.writer, selectors.EVENT_WRITE, out)
+            out.data += data
+        self._wake()
+
+    def hold(self, sock: socket.socket, resume: Callable[[bool], None]) -> bool:
+        """True when answers are still on their way to this client: `resume(True)` is called once they are out
+        (`resume(False)` if the client is cut off instead). False: nothing pending, go ahead."""
+        with self._lock:
+            out = self._outputs.get(sock)
+            if out is None:
+                return False
+            out.resume.append(resume)
+            return True
+
+    def close(self, sock: socket.socket, linger: bool = True):
+        """Close after the last byte of any pending response, lingering (graceful) or not."""
+        with self._lock:
+            out = self._outputs.get(sock)
+            if out is not None:
+                out.then = "linger" if linger else "close"
+                return
+        if linger:
+            self._linger(sock)
+        else:
+            util.close(sock)
+
+    def pending(self) -> int:
+        """Sockets with a response or a lingering close still in hand."""
+        with self._lock:
+            return len(self._outputs) + len(self._closing)
+
+    def wait(self, seconds: float):
+        """Until nothing is in hand, for at most `seconds` (a stopping worker lets its last answers go out)."""
+        deadline = time.monotonic() + seconds
+        while self.pending() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    # --- the drain's thread ---
+
+    def _wake(self):
+        self._wake_w.send(b"\0")
+
+    def _linger(self, sock: socket.socket):
+        with self._lock:
+            lingering = self._start_linger(sock)
+        if lingering:
+            self._wake()
+        else:
+            util.close(sock)
+
+    def _start_linger(self, sock: socket.socket) -> bool:
+        """Half-close and watch for the client's end (the lock held); False if the connection is already gone."""
         try:
             sock.shutdown(socket.SHUT_WR)
             sock.setblocking(False)
         except OSError:
-            util.close(sock)
-            return
-        with self._lock:
-            self._closing[sock] = [time.monotonic() + LINGER_SECONDS, 0]
-            self._selector.register(sock, selectors.EVENT_READ)
-        self._wake_w.send(b"\0")
+            return False
+        self._closing[sock] = [time.monotonic() + LINGER_SECONDS, 0]
+        self._selector.register(sock, selectors.EVENT_READ)
+        return True
 
-    def pending(self) -> int:
+    def _run(self):
+        while True:
+            try:
+                self._step()
+            except Exception:  # a bug must not stop every connection's answers and closes with this thread
+                log.exception("socket drain")
+
+    def _step(self):
         with self._lock:
-            return len(self._closing)
+            deadlines = [d for d, _ in self._closing.values()] + [o.deadline for o in self._outputs.values()]
+        timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        for key, _ in self._selector.select(None if timeout == float("inf") else timeout):
+            if key.fileobj is self._wake_r:
+                self._wake_r.recv(4096)
+            elif key.data is not None:
+                self._send(key.data)
+            else:
+                self._drain(key.fileobj)
+        now = time.monotonic()
+        with self._lock:
+            expired = [s for s, (deadline, _) in self._closing.items() if deadline <= now]
+            stalled = [o for o in self._outputs.values() if o.deadline <= now]
+        for sock in expired:
+            self._done(sock)
+        for out in stalled:
+            log.warning("closing a connection whose client took no response for %s s", self.write_timeout)
+            self._finish(out, delivered=False)
+
+    def _send(self, out: _Output):
+        try:
+            with self._lock:
+                sent = out.writer.send(out.data, socket.MSG_DONTWAIT)
+                del out.data[:sent]
+                out.deadline = time.monotonic() + self.write_timeout
+                if out.data:
+                    return
+        except BlockingIOError:
+            return
+        except OSError:  # the client is gone
+            self._finish(out, delivered=False)
+            return
+        self._finish(out, delivered=True)
+
+    def _finish(self, out: _Output, delivered: bool):
+        with self._lock:
+            if delivered and out.data:  # a thread queued more meanwhile
+                return
+            del self._outputs[out.sock]
+            self._selector.unregister(out.writer)
+            # From answer to lingering close in one step, so that pending() never reads 0 in between.
+            lingering = delivered and out.then == "linger" and self._start_linger(out.sock)
+        if not delivered:
+            try:
+                out.writer.shutdown(socket.SHUT_RDWR)  # the event loop sees the connection end, if it still watches it
+            except OSError:
+                pass
+        out.writer.close()  # the duplicate descriptor only; the connection lives on in out.sock
+        if out.then and not lingering:
+            util.close(out.sock)
+        for resume in out.resume:
+            resume(delivered)
+
+    def _drain(self, sock: socket.socket):
+        try:
+            data = sock.recv(4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        state = self._closing[sock]
+        state[1] += len(data)
+        if not data or state[1] >= MAX_DRAIN:
+            self._done(sock)
 
     def _done(self, sock: socket.socket):
         with self._lock:
@@ -77,40 +244,15 @@ class LingeringCloser:
             self._selector.unregister(sock)
         util.close(sock)
 
-    def _run(self):
-        while True:
-            with self._lock:
-                deadlines = [d for d, _ in self._closing.values()]
-            timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
-            for key, _ in self._selector.select(timeout):
-                sock = key.fileobj
-                if sock is self._wake_r:
-                    self._wake_r.recv(4096)
-                    continue
-                try:
-                    data = sock.recv(4096)
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    data = b""
-                state = self._closing[sock]
-                state[1] += len(data)
-                if not data or state[1] >= MAX_DRAIN:
-                    self._done(sock)
-            now = time.monotonic()
-            with self._lock:
-                expired = [s for s, (deadline, _) in self._closing.items() if deadline <= now]
-            for sock in expired:
-                self._done(sock)
-
 
 class _TimedSocket(socket.socket):
-    """A connection's socket whose blocking mode has time limits. gunicorn switches it between non-blocking
-    (on the event loop) and blocking (in a thread) with setblocking; ours gives each blocking read
-    `read_timeout` seconds and a whole response `write_timeout` seconds (the worker timeout)."""
+    """A connection's socket that never keeps a thread waiting on its client. gunicorn switches it between
+    non-blocking (on the event loop) and blocking (in a thread) with setblocking; in a thread, each read here
+    gives up after `read_timeout` seconds, and a write sends what the kernel takes at once and leaves the rest
+    to the worker's SocketDrain."""
 
     read_timeout: float | None = None
-    write_timeout: float | None = None
+    drain: SocketDrain | None = None
 
     def setblocking(self, flag: bool):
         if flag:
@@ -122,29 +264,32 @@ class _TimedSocket(socket.socket):
         try:
             return super().recv(*args)
         except TimeoutError:
-            raise self._stalled("sent nothing", self.read_timeout) from None
+            log.warning("closing a connection whose client sent nothing for %s s", self.read_timeout)
+            # Tagged ENOTCONN, which gunicorn treats as a client gone (closed quietly, no traceback); still a
+            # TimeoutError, so a body read answers 408 (app/views.py).
+            raise TimeoutError(errno.ENOTCONN, f"client sent nothing for {self.read_timeout} s") from None
 
-    def sendall(self, *args):
+    def sendall(self, data, flags=0):
         timeout = self.gettimeout()
-        if timeout != 0.0:  # blocking, i.e. in a thread (0.0: non-blocking, left as it is)
-            self.settimeout(self.write_timeout)
+        if timeout == 0.0 or self.drain is None:  # on the event loop (a small error page): as gunicorn does
+            return super().sendall(data, flags)
+        if self.drain.write(self, data):  # behind the part of an answer still on its way
+            return
+        self.settimeout(None)  # blocking mode, where MSG_DONTWAIT alone decides (timeout mode first waits for room)
         try:
-            return super().sendall(*args)
-        except TimeoutError:
-            raise self._stalled("took no response", self.write_timeout) from None
+            view = memoryview(data).cast("B")
+            while view:
+                try:
+                    view = view[self.send(view, flags | socket.MSG_DONTWAIT):]
+                except BlockingIOError:  # the client is slow to read: the rest goes out from the drain
+                    self.drain.hand_over(self, view)
+                    return
         finally:
             self.settimeout(timeout)
 
-    @staticmethod
-    def _stalled(what: str, seconds: float) -> TimeoutError:
-        """A timeout tagged ENOTCONN, which gunicorn treats as a client gone (closed quietly, no traceback);
-        still a TimeoutError, so a body read answers 408 (app/views.py)."""
-        log.warning("closing a connection whose client %s for %s s", what, seconds)
-        return TimeoutError(errno.ENOTCONN, f"client {what} for {seconds} s")
-
 
 class _Conn(gthread.TConn):
-    closer: LingeringCloser
+    drain: SocketDrain
 
     def __init__(self, *args):
         super().__init__(*args)
@@ -164,10 +309,7 @@ class _Conn(gthread.TConn):
             self.arrived.clear()
 
     def close(self, graceful=False):
-        if graceful:
-            self.closer.close(self.sock)
-        else:
-            super().close(graceful)
+        self.drain.close(self.sock, linger=graceful)  # after the rest of any answer still on its way
 
 
 def raw_error(status: int, reason: str, message: str) -> bytes:
@@ -197,14 +339,33 @@ class ThreadWorker(gthread.ThreadWorker):
 
     def init_process(self):
         settings = from_env()
-        _Conn.closer = LingeringCloser()  # after fork: the thread belongs to this worker
+        # After fork: the drain's thread belongs to this worker. A client that takes no byte of its answers for
+        # the worker timeout is cut off.
+        self.drain = _Conn.drain = _TimedSocket.drain = SocketDrain(write_timeout=self.cfg.timeout or None)
         # One limit for a request that stops arriving, on the event loop and in a thread alike (0: the worker
         # timeout; None when that is 0 too, gunicorn's "no timeout").
         self.read_timeout = _TimedSocket.read_timeout = settings["REQUEST_READ_TIMEOUT"] or self.cfg.timeout or None
-        _TimedSocket.write_timeout = self.cfg.timeout or None
         self.max_body = settings["MAX_CONTENT_LENGTH"]
         self.arriving: collections.deque[_Conn] = collections.deque()  # awaiting, oldest deadline first (roughly)
         super().init_process()
+
+    def run(self):
+        super().run()
+        self.drain.wait(self.cfg.graceful_timeout)  # a stopping worker lets its last answers go out
+
+    def enqueue_req(self, conn):
+        """gunicorn's, unless answers to this connection's earlier requests are still on their way: then the
+        request waits for them on no thread, so a client that sends requests and reads nothing has one answer
+        buffered at most, not one per request."""
+        if not self.drain.hold(conn.sock, functools.partial(self.method_queue.defer, self.resume, conn)):
+            super().enqueue_req(conn)
+
+    def resume(self, conn: _Conn, delivered: bool):
+        if delivered:
+            super().enqueue_req(conn)
+        else:  # the client took nothing for the worker timeout and was cut off
+            self.nr_conns -= 1
+            conn.close()
 
     def accept(self, listener):
         """gthread.ThreadWorker.accept (gunicorn 27.0.1), with our connection and socket classes, and the

@@ -8,6 +8,8 @@ times GET /health every 0.25 s:
 - stalled: 8 clients that send a request's headers and the start of its body, then nothing for 8 s;
 - trickle: 8 clients that send a request one byte every 0.5 s for 8 s (never silent long enough to time out);
 - lazy_close: rounds of 4 clients that read a `Connection: close` response and keep the socket open 1.5 s;
+- slow_read: 8 clients that send 3 requests at once for 1,000 names with all 18 languages each (~2.2 MB of
+  answers), with a 4 KiB receive buffer, and read nothing for 8 s;
 - heavy: N client processes each sending fresh batches of 1,000 entity texts of 62 characters (the largest
   request the API takes), retrying a 503 after its Retry-After.
 A liveness probe with a 5 s timeout fails on any probe over 5 s. Prints a markdown table.
@@ -126,25 +128,47 @@ def trickling_clients(port: int, n: int = 8, hold: float = 8.0):
         s.close()
 
 
+def slow_readers(port: int, n: int = 8, hold: float = 8.0, pipelined: int = 3):
+    body = json.dumps({"names": [f"Name{i:05d}" for i in range(1000)], "top_k": 18}).encode()
+    request = (b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small TCP window
+        s.connect(("127.0.0.1", port))
+        s.sendall(request * pipelined)
+        socks.append(s)
+    time.sleep(hold)
+    for s in socks:
+        s.close()
+
+
+QUIET = {"idle": idle_connections, "stalled": stalled_clients, "trickle": trickling_clients, "lazy_close": lazy_closer,
+         "slow_read": slow_readers}
+
+
 def summary(lat: list[float]) -> dict:
     q = lambda p: lat[min(len(lat) - 1, int(len(lat) * p))]  # noqa: E731
     return {"probes": len(lat), "p50": q(0.5), "p99": q(0.99), "max": lat[-1],
             "over_1s": sum(x > 1 for x in lat), "over_5s": sum(x > 5 for x in lat)}
 
 
-def run(name: str, settings: dict, heavy_clients: int, heavy_seconds: float, workdir: Path) -> dict:
+def run(name: str, settings: dict, heavy_clients: int, heavy_seconds: float, workdir: Path, scenarios: list[str]) -> dict:
     ctx = mp.get_context("spawn")
     with gunicorn_service(settings, workdir) as (base, _, proc, _):
         port = int(base.rsplit(":", 1)[1])
         q = ctx.Queue()
         quiet = {}
-        for scenario, misbehave in (("idle", idle_connections), ("stalled", stalled_clients),
-                                    ("trickle", trickling_clients), ("lazy_close", lazy_closer)):
+        for scenario in scenarios:
+            misbehave = QUIET[scenario]
             prober = ctx.Process(target=probe, args=(base, 7.5, q))
             prober.start()
             misbehave(port)
             quiet[scenario] = summary(q.get())
             prober.join()
+        if not heavy_seconds:
+            return {"name": name, **quiet}
 
         prober = ctx.Process(target=probe, args=(base, heavy_seconds, q))
         clients = [ctx.Process(target=heavy_client, args=(base, heavy_seconds, time.time_ns() + i, q))
@@ -167,23 +191,27 @@ def main():
     ap.add_argument("--heavy-clients", type=int, default=8)
     ap.add_argument("--heavy-seconds", type=float, default=30)
     ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    ap.add_argument("--scenarios", nargs="+", default=list(QUIET), choices=list(QUIET), help="besides heavy")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.configs:
-            rows.append(run(name, CONFIGS[name], args.heavy_clients, args.heavy_seconds, Path(tmp)))
+            rows.append(run(name, CONFIGS[name], args.heavy_clients, args.heavy_seconds, Path(tmp), args.scenarios))
             print(json.dumps(rows[-1], default=str), flush=True)
     print(f"\n/health every 0.25 s from its own process; heavy: {args.heavy_clients} clients x "
           f"{args.heavy_seconds:.0f} s of 1,000 x 62-character entity batches\n")
-    print("| setting | idle connections: health p50 / max ms | stalled requests: health p50 / max ms | trickled requests: health p50 / max ms | lazy closes: health p50 / max ms | heavy: health p50 / p99 / max ms, probes over 5 s "
-          "| batches answered, send → answer p50 / max s (incl. retries) | 503 overloaded | failed | max worker RSS MB |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    heavy = ["heavy: health p50 / p99 / max ms, probes over 5 s", "batches answered, send → answer p50 / max s (incl. retries)",
+             "503 overloaded", "failed", "max worker RSS MB"] if args.heavy_seconds else []
+    print("| setting | " + " | ".join(f"{s}: health p50 / max ms" for s in args.scenarios) + "".join(f" | {h}" for h in heavy) + " |")
+    print("|---" * (1 + len(args.scenarios) + len(heavy)) + "|")
     for r in rows:
-        idle, st, tr, lz, hv = r["idle"], r["stalled"], r["trickle"], r["lazy_close"], r["heavy"]
-        batch = f"{r['batches']}, {r['batch_p50_s']:.1f} / {r['batch_max_s']:.1f}" if r["batches"] else "0"
-        print(f"| {r['name']} | {ms(idle['p50'])} / {ms(idle['max'])} | {ms(st['p50'])} / {ms(st['max'])} | {ms(tr['p50'])} / {ms(tr['max'])} | {ms(lz['p50'])} / {ms(lz['max'])} | {ms(hv['p50'])} / {ms(hv['p99'])} / "
-              f"{ms(hv['max'])}, {hv['over_5s']} of {hv['probes']} | {batch} | {r['shed']} | {len(r['failed'])} "
-              f"| {r['worker_rss_mb']:.0f} |")
+        cells = [f"{ms(r[s]['p50'])} / {ms(r[s]['max'])}" for s in args.scenarios]
+        if args.heavy_seconds:
+            hv = r["heavy"]
+            batch = f"{r['batches']}, {r['batch_p50_s']:.1f} / {r['batch_max_s']:.1f}" if r["batches"] else "0"
+            cells += [f"{ms(hv['p50'])} / {ms(hv['p99'])} / {ms(hv['max'])}, {hv['over_5s']} of {hv['probes']}", batch,
+                      str(r["shed"]), str(len(r["failed"])), f"{r['worker_rss_mb']:.0f}"]
+        print(f"| {r['name']} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

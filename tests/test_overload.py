@@ -12,7 +12,7 @@ import pytest
 from app.admission import HeavyWorkGate, Overloaded
 from app.registry import heavy_share
 from app.request_arrival import MAX_HEAD, request_arrived
-from app.gunicorn_worker import LINGER_SECONDS, LingeringCloser
+from app.gunicorn_worker import LINGER_SECONDS, SocketDrain
 from tests.test_api import post
 
 
@@ -123,7 +123,7 @@ def test_a_thread_takes_what_it_must_answer_or_refuse_before_the_body_is_in():
 # --- lingering closes -------------------------------------------------------------------------------
 
 def test_closer_half_closes_at_once_and_lets_go_when_the_peer_closes_or_the_linger_ends():
-    closer = LingeringCloser()
+    closer = SocketDrain()
     ours, peer = socket.socketpair()
     closer.close(ours)
     peer.settimeout(1)
@@ -143,6 +143,89 @@ def test_closer_half_closes_at_once_and_lets_go_when_the_peer_closes_or_the_ling
     time.sleep(LINGER_SECONDS / 2 + 0.5)
     assert closer.pending() == 0
     held.close()
+
+
+# --- answers clients are slow to take -------------------------------------------------------------------
+
+def test_drain_sends_the_rest_as_the_client_reads_queues_more_behind_it_and_closes_after_the_last_byte():
+    drain = SocketDrain(write_timeout=5)
+    ours, peer = socket.socketpair()
+    rest = bytes(range(256)) * 16384  # 4 MiB, far more than a socket buffer
+    assert drain.write(ours, b"x") is False and drain.hold(ours, print) is False  # nothing pending: go ahead
+    drain.hand_over(ours, rest)
+    resumed = []
+    assert drain.write(ours, b"and more") is True and drain.hold(ours, resumed.append) is True
+    drain.close(ours)
+    time.sleep(0.3)
+    assert drain.pending() == 1 and resumed == []  # the client has read nothing yet
+    peer.settimeout(5)
+    got = bytearray()
+    while chunk := peer.recv(1 << 16):
+        got += chunk
+    assert got == rest + b"and more"  # every byte, in order, then our FIN
+    deadline = time.monotonic() + 3
+    while drain.pending() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert resumed == [True] and drain.pending() == 0
+    peer.close()
+
+
+def test_drain_cuts_off_a_client_that_takes_nothing_for_the_write_timeout():
+    drain = SocketDrain(write_timeout=0.3)
+    ours, peer = socket.socketpair()
+    drain.hand_over(ours, b"x" * (8 << 20))
+    resumed = []
+    drain.hold(ours, resumed.append)
+    time.sleep(1.0)
+    assert resumed == [False] and drain.pending() == 0
+    peer.settimeout(5)
+    got = 0
+    while chunk := peer.recv(1 << 16):  # what the kernel had taken, then the end: never the whole answer
+        got += len(chunk)
+    assert got < 8 << 20
+    ours.close()
+    peer.close()
+
+
+def read_responses(sock: socket.socket, n: int) -> list[tuple[bytes, bytes]]:
+    """n HTTP/1.1 responses with Content-Length, read in turn from one connection: (status line, body)."""
+    sock.settimeout(30)
+    buf, out = b"", []
+    while len(out) < n:
+        while b"\r\n\r\n" not in buf:
+            buf += sock.recv(1 << 16)
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+        while len(buf) < length:
+            buf += sock.recv(1 << 16)
+        out.append((head.split(b"\r\n")[0], buf[:length]))
+        buf = buf[length:]
+    return out
+
+
+def test_clients_slow_to_read_large_answers_hold_no_thread_and_get_every_answer_whole_and_in_order(one_worker):
+    base, port = one_worker
+    names = [[f"Slow{r}x{i:04d}" for i in range(1000)] for r in range(3)]
+    requests = b"".join(b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                        for body in (json.dumps({"names": batch, "top_k": 18}).encode() for batch in names))
+    readers = []
+    try:
+        for _ in range(4):  # twice the worker's threads, each sending 3 requests for ~1.5 MB answers at once
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small TCP window
+            s.connect(("127.0.0.1", port))
+            s.sendall(requests)
+            readers.append(s)
+        time.sleep(1.5)  # answers computed, and waiting on clients that read nothing
+        assert health_seconds(base) < 0.5  # gunicorn's own worker: both threads held in sendall by the readers
+        for s in readers:
+            answers = read_responses(s, 3)
+            assert [status for status, _ in answers] == [b"HTTP/1.1 200 OK"] * 3
+            assert [[r["name"] for r in json.loads(body)["results"]] for _, body in answers] == names
+    finally:
+        for s in readers:
+            s.close()
 
 
 def health_seconds(base: str) -> float:
