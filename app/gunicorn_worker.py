@@ -48,6 +48,9 @@ from app.request_arrival import request_arrived
 log = logging.getLogger("gunicorn.error")
 LINGER_SECONDS = 2.0  # as gunicorn's util.close_graceful
 MAX_DRAIN = 65536     # bytes read from a closing socket before giving up on it
+# Answers a worker holds for slow readers, in all: one connection holds at most the rest of one answer (~1.5 MB at
+# most: 1,000 names with 18 languages each), but cached answers are cheap to ask for on many connections.
+MAX_BUFFERED = 64 << 20
 
 
 class _Output:
@@ -68,17 +71,20 @@ class SocketDrain:
     thread waits on a client:
 
     - the rest of a response its client is slow to take. A thread writes what the kernel takes at once and
-      hands the rest over (`write`); a client that takes no byte for `write_timeout` seconds is cut off. The
+      hands the rest over (`hand_over`); a client that takes no byte for `write_timeout` seconds is cut off. The
       connection's next request waits (`hold`) until the answers before it are out, so a client that sends
-      requests and reads nothing makes the worker hold at most one answer for it, not one per request.
+      requests and reads nothing makes the worker hold at most one answer for it, not one per request. Past
+      `max_buffered` bytes in all, the drain takes no more and a thread writes itself, as gunicorn's do.
     - a lingering close (`close`): half-close, then read until the client closes, MAX_DRAIN bytes or
       LINGER_SECONDS, as gunicorn does on its event loop, one connection after another.
     """
 
-    def __init__(self, write_timeout: float | None = None):
-        self.write_timeout = write_timeout or float("inf")
+    def __init__(self, write_timeout: float | None = None, max_buffered: int = MAX_BUFFERED):
+        self.write_timeout, self.max_buffered = write_timeout, max_buffered  # None: no limit
+        self.buffered = 0  # bytes in hand, all connections together
         self._selector = selectors.DefaultSelector()
         self._lock = threading.Lock()
+        self._finished = threading.Condition(self._lock)  # an answer is out, or its client cut off
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._selector.register(self._wake_r, selectors.EVENT_READ)
@@ -89,23 +95,31 @@ class SocketDrain:
     # --- called by worker threads and the event loop ---
 
     def write(self, sock: socket.socket, data) -> bool:
-        """Queue `data` behind what is still on its way to this client; False when nothing is (send it yourself)."""
+        """Queue `data` behind what is still on its way to this client; False when nothing is (send it yourself).
+        Past `max_buffered`, wait for what is on its way to be out (or cut off) and say False."""
         with self._lock:
-            out = self._outputs.get(sock)
-            if out is None:
+            if sock not in self._outputs:
                 return False
-            out.data += data
-            return True
+            if self.buffered + len(data) <= self.max_buffered:
+                self._outputs[sock].data += data
+                self.buffered += len(data)
+                return True
+            while sock in self._outputs:
+                self._finished.wait()
+            return False
 
-    def hand_over(self, sock: socket.socket, data):
-        """Send the rest of a response from here; `data` is what the kernel would not take."""
+    def hand_over(self, sock: socket.socket, data) -> bool:
+        """Send the rest of a response from here (`data`: what the kernel would not take); False when the
+        worker already holds `max_buffered` bytes for slow readers."""
         with self._lock:
-            out = self._outputs.get(sock)
-            if out is None:
-                out = self._outputs[sock] = _Output(sock, time.monotonic() + self.write_timeout)
-                self._selector.register(out.writer, selectors.EVENT_WRITE, out)
+            if self.buffered + len(data) > self.max_buffered:
+                return False
+            out = self._outputs[sock] = _Output(sock, self._deadline())
+            self._selector.register(out.writer, selectors.EVENT_WRITE, out)
             out.data += data
+            self.buffered += len(data)
         self._wake()
+        return True
 
     def hold(self, sock: socket.socket, resume: Callable[[bool], None]) -> bool:
         """True when answers are still on their way to this client: `resume(True)` is called once they are out
@@ -141,6 +155,9 @@ class SocketDrain:
             time.sleep(0.05)
 
     # --- the drain's thread ---
+
+    def _deadline(self) -> float:
+        return time.monotonic() + (self.write_timeout or float("inf"))
 
     def _wake(self):
         self._wake_w.send(b"\0")
@@ -197,7 +214,8 @@ class SocketDrain:
             with self._lock:
                 sent = out.writer.send(out.data, socket.MSG_DONTWAIT)
                 del out.data[:sent]
-                out.deadline = time.monotonic() + self.write_timeout
+                self.buffered -= sent
+                out.deadline = self._deadline()
                 if out.data:
                     return
         except BlockingIOError:
@@ -213,6 +231,8 @@ class SocketDrain:
                 return
             del self._outputs[out.sock]
             self._selector.unregister(out.writer)
+            self.buffered -= len(out.data)  # what a client cut off never took
+            self._finished.notify_all()
             # From answer to lingering close in one step, so that pending() never reads 0 in between.
             lingering = delivered and out.then == "linger" and self._start_linger(out.sock)
         if not delivered:
@@ -275,15 +295,23 @@ class _TimedSocket(socket.socket):
             return super().sendall(data, flags)
         if self.drain.write(self, data):  # behind the part of an answer still on its way
             return
+        view = memoryview(data).cast("B")
         self.settimeout(None)  # blocking mode, where MSG_DONTWAIT alone decides (timeout mode first waits for room)
         try:
-            view = memoryview(data).cast("B")
             while view:
                 try:
                     view = view[self.send(view, flags | socket.MSG_DONTWAIT):]
                 except BlockingIOError:  # the client is slow to read: the rest goes out from the drain
-                    self.drain.hand_over(self, view)
-                    return
+                    if self.drain.hand_over(self, view):
+                        return
+                    break
+            if view:  # the drain is full: wait for the client here, up to the limit a drained answer has
+                self.settimeout(self.drain.write_timeout)
+                try:
+                    super().sendall(view, flags)
+                except TimeoutError:
+                    log.warning("closing a connection whose client took no response for %s s", self.drain.write_timeout)
+                    raise TimeoutError(errno.ENOTCONN, "client took no response") from None  # closed quietly
         finally:
             self.settimeout(timeout)
 

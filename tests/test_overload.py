@@ -12,7 +12,7 @@ import pytest
 from app.admission import HeavyWorkGate, Overloaded
 from app.registry import heavy_share
 from app.request_arrival import MAX_HEAD, request_arrived
-from app.gunicorn_worker import LINGER_SECONDS, SocketDrain
+from app.gunicorn_worker import LINGER_SECONDS, SocketDrain, _TimedSocket
 from tests.test_api import post
 
 
@@ -185,6 +185,61 @@ def test_drain_cuts_off_a_client_that_takes_nothing_for_the_write_timeout():
     assert got < 8 << 20
     ours.close()
     peer.close()
+
+
+def test_past_its_memory_cap_the_drain_refuses_and_the_thread_writes_itself_within_the_write_limit():
+    drain = SocketDrain(write_timeout=0.5, max_buffered=1 << 20)
+    (a, peer_a), (b, peer_b) = socket.socketpair(), socket.socketpair()
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # the kernel takes little of what is handed over
+    assert drain.hand_over(a, b"x" * (800 << 10)) is True and drain.buffered > 700 << 10
+    assert drain.hand_over(b, b"y" * (300 << 10)) is False  # over 1 MiB in all: b's thread writes it itself
+    queued = []
+    writer = threading.Thread(target=lambda: queued.append(drain.write(a, b"x" * (300 << 10))))
+    writer.start()  # more for a, past the cap: its thread waits until a's answer is out, then writes itself
+    time.sleep(0.3)
+    assert queued == []
+    peer_a.settimeout(5)
+    got = 0
+    while got < 800 << 10:
+        got += len(peer_a.recv(1 << 16))
+    writer.join(5)
+    assert queued == [False] and got == 800 << 10
+    deadline = time.monotonic() + 2
+    while drain.buffered and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert drain.buffered == 0 and drain.pending() == 0
+
+    class Full(_TimedSocket):  # a worker's socket whose drain is full
+        drain = SocketDrain(write_timeout=0.5, max_buffered=0)
+
+    ours, peer = socket.socketpair()
+    sock = Full(fileno=ours.detach())
+    sock.settimeout(5)  # as in a worker thread
+    received = []
+    reader = threading.Thread(target=lambda: received.append(read_all(peer)))
+    reader.start()  # a client that reads: the thread's own write completes
+    sock.sendall(b"z" * (8 << 20))
+    sock.shutdown(socket.SHUT_WR)
+    reader.join(10)
+    assert received == [8 << 20] and sock.gettimeout() == 5
+
+    ours, peer = socket.socketpair()
+    sock = Full(fileno=ours.detach())
+    sock.settimeout(5)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):  # a client that reads nothing: cut off at the write limit
+        sock.sendall(b"z" * (8 << 20))
+    assert 0.4 < time.monotonic() - started < 3 and sock.gettimeout() == 5
+    for s in (a, b, peer_a, peer_b, sock, peer):
+        s.close()
+
+
+def read_all(sock: socket.socket) -> int:
+    sock.settimeout(10)
+    n = 0
+    while chunk := sock.recv(1 << 16):
+        n += len(chunk)
+    return n
 
 
 def read_responses(sock: socket.socket, n: int) -> list[tuple[bytes, bytes]]:
