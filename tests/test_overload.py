@@ -13,6 +13,7 @@ from app.admission import HeavyWorkGate, Overloaded
 from app.registry import heavy_share
 from app.request_arrival import MAX_HEAD, request_arrived
 from app.gunicorn_worker import LINGER_SECONDS, SocketDrain, _TimedSocket
+from tests.helpers import ROOT
 from tests.test_api import post
 
 
@@ -281,6 +282,23 @@ def test_clients_slow_to_read_large_answers_hold_no_thread_and_get_every_answer_
     finally:
         for s in readers:
             s.close()
+
+
+def test_a_static_file_after_an_answer_a_client_is_slow_to_take_comes_whole_and_after_it(one_worker):
+    _, port = one_worker
+    body = json.dumps({"names": [f"Order{i:04d}" for i in range(1000)], "top_k": 18}).encode()
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    try:
+        s.sendall(b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                  % (len(body), body) * 2 + b"GET /static/demo.js HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(1.5)  # the answers fill the buffers: the file's headers and bytes must queue behind them
+        answers = read_responses(s, 3)
+    finally:
+        s.close()
+    assert [status for status, _ in answers] == [b"HTTP/1.1 200 OK"] * 3
+    assert answers[2][1] == (ROOT / "app/static/demo.js").read_bytes()
 
 
 def health_seconds(base: str) -> float:
