@@ -25,6 +25,9 @@ bench/probes_under_load.py (docs/benchmarks.md, "Session 15" and "Session 16"):
   /health for up to 5.7 s. Here a thread sends what the kernel takes at once and the SocketDrain sends the
   rest, as a buffering proxy would; a client that takes nothing for the worker timeout is cut off, and a
   connection's next request waits on no thread until the answers before it are out.
+
+And stopping (SIGTERM, HUP): connections that have sent nothing are let go at once, as nginx does, instead of
+after `keepalive` seconds; requests that have begun to arrive are read and answered.
 """
 import collections
 import errno
@@ -474,6 +477,11 @@ class ThreadWorker(gthread.ThreadWorker):
         """gunicorn's, then: close connections whose request stopped arriving (a 408 when part of it came).
         Deadlines move as bytes arrive, so a connection that made progress goes to the back instead."""
         super().murder_pending()
+        if not self.alive:  # stopping: a connection that has sent nothing is let go now, as nginx does, not after keepalive
+            for conn in [c for c in self.arriving if c.awaiting and not c.arrived]:
+                self.on_request_bytes(conn, conn.sock)  # bytes that came meanwhile make it a request to answer
+                if conn.awaiting and not conn.arrived:
+                    self.drop(conn)
         now = time.monotonic()
         while self.arriving:
             conn = self.arriving[0]
