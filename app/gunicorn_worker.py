@@ -82,9 +82,10 @@ class SocketDrain:
       LINGER_SECONDS, as gunicorn does on its event loop, one connection after another.
     """
 
-    def __init__(self, write_timeout: float | None = None, max_buffered: int = MAX_BUFFERED):
+    def __init__(self, write_timeout: float | None = None, max_buffered: int = MAX_BUFFERED, metrics=None):
         self.write_timeout, self.max_buffered = write_timeout, max_buffered  # None: no limit
-        self.buffered = 0  # bytes in hand, all connections together
+        self.metrics = metrics  # app.metrics.ServerMetrics, or None
+        self._buffered = 0  # bytes in hand, all connections together
         self._selector = selectors.DefaultSelector()
         self._lock = threading.Lock()
         self._finished = threading.Condition(self._lock)  # an answer is out, or its client cut off
@@ -103,9 +104,9 @@ class SocketDrain:
         with self._lock:
             if sock not in self._outputs:
                 return False
-            if self.buffered + len(data) <= self.max_buffered:
+            if self._buffered + len(data) <= self.max_buffered:
                 self._outputs[sock].data += data
-                self.buffered += len(data)
+                self._add(len(data))
                 return True
             while sock in self._outputs:
                 self._finished.wait()
@@ -115,12 +116,12 @@ class SocketDrain:
         """Send the rest of a response from here (`data`: what the kernel would not take); False when the
         worker already holds `max_buffered` bytes for slow readers."""
         with self._lock:
-            if self.buffered + len(data) > self.max_buffered:
+            if self._buffered + len(data) > self.max_buffered:
                 return False
             out = self._outputs[sock] = _Output(sock, self._deadline())
             self._selector.register(out.writer, selectors.EVENT_WRITE, out)
             out.data += data
-            self.buffered += len(data)
+            self._add(len(data))
         self._wake()
         return True
 
@@ -145,6 +146,22 @@ class SocketDrain:
             self._linger(sock)
         else:
             util.close(sock)
+
+    @property
+    def buffered(self) -> int:
+        return self._buffered
+
+    def _add(self, n: int):
+        """Count bytes taken in (n > 0) or let go (n < 0); the lock held."""
+        self._buffered += n
+        if self.metrics and n:
+            self.metrics.buffered.set(self._buffered)
+
+    def cut_off(self):
+        """Log and count a client cut off for taking no byte of its answer for `write_timeout` seconds."""
+        log.warning("closing a connection whose client took no response for %s s", self.write_timeout)
+        if self.metrics:
+            self.metrics.closed["response_timeout"].inc()
 
     def pending(self) -> int:
         """Sockets with a response or a lingering close still in hand."""
@@ -209,7 +226,7 @@ class SocketDrain:
         for sock in expired:
             self._done(sock)
         for out in stalled:
-            log.warning("closing a connection whose client took no response for %s s", self.write_timeout)
+            self.cut_off()
             self._finish(out, delivered=False)
 
     def _send(self, out: _Output):
@@ -217,7 +234,7 @@ class SocketDrain:
             with self._lock:
                 sent = out.writer.send(out.data, socket.MSG_DONTWAIT)
                 del out.data[:sent]
-                self.buffered -= sent
+                self._add(-sent)
                 out.deadline = self._deadline()
                 if out.data:
                     return
@@ -234,7 +251,7 @@ class SocketDrain:
                 return
             del self._outputs[out.sock]
             self._selector.unregister(out.writer)
-            self.buffered -= len(out.data)  # what a client cut off never took
+            self._add(-len(out.data))  # what a client cut off never took
             self._finished.notify_all()
             # From answer to lingering close in one step, so that pending() never reads 0 in between.
             lingering = delivered and out.then == "linger" and self._start_linger(out.sock)
@@ -313,7 +330,7 @@ class _TimedSocket(socket.socket):
                 try:
                     super().sendall(view, flags)
                 except TimeoutError:
-                    log.warning("closing a connection whose client took no response for %s s", self.drain.write_timeout)
+                    self.drain.cut_off()
                     raise TimeoutError(errno.ENOTCONN, "client took no response") from None  # closed quietly
         finally:
             self.settimeout(timeout)
@@ -363,15 +380,17 @@ def raw_error(status: int, reason: str, message: str) -> bytes:
 TIMED_OUT = raw_error(408, "Request Timeout", "the request stopped arriving; send it whole")
 
 
-def write_json_error(sock, status_int: int, reason: str, mesg: str):
+def write_json_error(sock, status_int: int, reason: str, mesg: str, metrics=None):
     """For gunicorn.util.write_error, which answers what never reaches the app (a malformed request line or
     header, a request line or headers over gunicorn's limits: 400, 414, 431, ...) with an HTML page."""
+    if metrics:
+        metrics.refused.labels(status=str(status_int)).inc()
     util.write_nonblock(sock, raw_error(status_int, reason, mesg or INTERNAL_ERROR))
 
 
-def use_json_error_pages():
+def use_json_error_pages(metrics=None):
     """Every answer is the JSON envelope, also gunicorn's own (called in each worker, deploy/gunicorn.conf.py)."""
-    util.write_error = write_json_error
+    util.write_error = functools.partial(write_json_error, metrics=metrics)
 
 
 class ThreadWorker(gthread.ThreadWorker):
@@ -381,7 +400,8 @@ class ThreadWorker(gthread.ThreadWorker):
         settings = from_env()
         # After fork: the drain's thread belongs to this worker. A client that takes no byte of its answers for
         # the worker timeout is cut off.
-        self.drain = _Conn.drain = _TimedSocket.drain = SocketDrain(write_timeout=self.cfg.timeout or None)
+        self.metrics = getattr(self, "server_metrics", None)  # made in post_fork (deploy/gunicorn.conf.py)
+        self.drain = _Conn.drain = _TimedSocket.drain = SocketDrain(self.cfg.timeout or None, metrics=self.metrics)
         # One limit for a request that stops arriving, on the event loop and in a thread alike (0: the worker
         # timeout; None when that is 0 too, gunicorn's "no timeout").
         self.read_timeout = _TimedSocket.read_timeout = settings["REQUEST_READ_TIMEOUT"] or self.cfg.timeout or None
@@ -461,9 +481,12 @@ class ThreadWorker(gthread.ThreadWorker):
         conn.awaiting = False  # its entry in self.arriving is skipped later
         self.poller.unregister(conn.sock)
 
-    def drop(self, conn: _Conn, answer: bytes = b""):
+    def drop(self, conn: _Conn, answer: bytes = b"", reason: str | None = None):
+        """Close a connection read on the event loop, after `answer` if any; `reason` is counted (ServerMetrics)."""
         self.stop_awaiting(conn)
         self.nr_conns -= 1
+        if reason and self.metrics:
+            self.metrics.closed[reason].inc()
         if answer:
             try:
                 conn.sock.send(answer)  # best effort: the socket is non-blocking and the answer small
@@ -481,7 +504,7 @@ class ThreadWorker(gthread.ThreadWorker):
             for conn in [c for c in self.arriving if c.awaiting and not c.arrived]:
                 self.on_request_bytes(conn, conn.sock)  # bytes that came meanwhile make it a request to answer
                 if conn.awaiting and not conn.arrived:
-                    self.drop(conn)
+                    self.drop(conn, reason="stopping")
         now = time.monotonic()
         while self.arriving:
             conn = self.arriving[0]
@@ -489,7 +512,10 @@ class ThreadWorker(gthread.ThreadWorker):
                 self.arriving.popleft()
             elif conn.idle_until <= now:
                 self.arriving.popleft()
-                self.drop(conn, TIMED_OUT if conn.arrived else b"")
+                if conn.arrived:
+                    self.drop(conn, TIMED_OUT, "request_timeout")
+                else:
+                    self.drop(conn, reason="silent")
             elif conn.idle_until > conn.queued_until:
                 self.arriving.popleft()
                 conn.queued_until = conn.idle_until

@@ -5,10 +5,11 @@ that directory and /metrics aggregates all of them.
 """
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
 CACHE_EVENTS = ("local_hit", "hit", "miss", "error", "skipped")
 UNREAD_REASONS = ("unsupported_script", "unknown_characters")
+CLOSE_REASONS = ("request_timeout", "silent", "response_timeout", "stopping")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -57,3 +58,20 @@ class Metrics:
             multiprocess.MultiProcessCollector(registry)
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+class ServerMetrics:
+    """What the gunicorn worker does with clients outside the app (app/gunicorn_worker.py), written to the same
+    multiprocess directory, so /metrics shows it beside the app's. One per worker process (deploy/gunicorn.conf.py
+    post_fork): two objects for one series in a process would overwrite each other's counts in its file."""
+
+    def __init__(self, registry=None):
+        closed = Counter("client_connections_closed_total", "connections the server closed on a client: request_timeout "
+                         "(its request stopped arriving: answered 408), silent (sent nothing for keepalive seconds), "
+                         "response_timeout (took no byte of its answer for WORKER_TIMEOUT), stopping (had sent nothing "
+                         "when the worker stopped)", ["reason"], registry=registry)
+        self.closed = {reason: closed.labels(reason=reason) for reason in CLOSE_REASONS}
+        self.refused = Counter("server_error_answers_total", "error answers the server wrote itself, before the app: "
+                               "400 (a malformed request line or header), 414, 431", ["status"], registry=registry)
+        self.buffered = Gauge("slow_reader_buffered_bytes", "bytes of answers held for clients slow to read them",
+                              multiprocess_mode="livesum", registry=registry)

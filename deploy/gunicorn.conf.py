@@ -54,7 +54,10 @@ def on_starting(server):
 
 def post_fork(server, worker):
     from app.gunicorn_worker import use_json_error_pages
-    use_json_error_pages()  # gunicorn's own 400/414/431 pages in the service's JSON envelope, for any worker class
+    from app.metrics import ServerMetrics
+    worker.server_metrics = ServerMetrics()  # the worker's own, for app/gunicorn_worker.py
+    # gunicorn's own 400/414/431 pages in the service's JSON envelope (and counted), for any worker class
+    use_json_error_pages(worker.server_metrics)
     # Before the worker allocates anything big (app/libc.py): a fixed mmap threshold keeps batch
     # tensors from piling up in the arenas; at most MALLOC_ARENAS arenas.
     from app.libc import fix_mmap_threshold, limit_malloc_arenas

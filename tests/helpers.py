@@ -1,7 +1,8 @@
-"""Real processes for tests: free ports, a redis-server, waiting for HTTP readiness."""
+"""Real processes for tests: free ports, a redis-server, waiting for HTTP readiness; reading what a real server says."""
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -99,3 +100,30 @@ def supervised_stack(tmp_path, wait=True, **extra_env):
             if not (tmp_path / "supervisord.pid").exists():
                 break
             time.sleep(0.2)
+
+
+def health_seconds(base: str) -> float:
+    start = time.monotonic()
+    with urllib.request.urlopen(base + "/health", timeout=30) as r:
+        assert r.status == 200
+    return time.monotonic() - start
+
+
+def raw_exchange(port: int, request: bytes) -> tuple[str, dict, bytes]:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(request)
+        answer = b""
+        while chunk := s.recv(65536):  # the server closes after an error it writes itself
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    return status_line, headers, body
+
+
+def metric(base: str, series: str) -> float:
+    """The value of one series (name with labels, as /metrics writes it) summed over the workers; 0 if absent."""
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    found = re.search(rf"^{re.escape(series)} (\S+)$", text, re.M)
+    return float(found.group(1)) if found else 0.0

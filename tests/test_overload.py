@@ -13,7 +13,7 @@ from app.admission import HeavyWorkGate, Overloaded
 from app.registry import heavy_share
 from app.request_arrival import MAX_HEAD, request_arrived
 from app.gunicorn_worker import LINGER_SECONDS, SocketDrain, _TimedSocket
-from tests.helpers import ROOT
+from tests.helpers import ROOT, health_seconds, metric
 from tests.test_api import post
 
 
@@ -275,6 +275,7 @@ def test_clients_slow_to_read_large_answers_hold_no_thread_and_get_every_answer_
             readers.append(s)
         time.sleep(1.5)  # answers computed, and waiting on clients that read nothing
         assert health_seconds(base) < 0.5  # gunicorn's own worker: both threads held in sendall by the readers
+        assert metric(base, "slow_reader_buffered_bytes") > 0  # what the worker holds for them
         for s in readers:
             answers = read_responses(s, 3)
             assert [status for status, _ in answers] == [b"HTTP/1.1 200 OK"] * 3
@@ -299,13 +300,6 @@ def test_a_static_file_after_an_answer_a_client_is_slow_to_take_comes_whole_and_
         s.close()
     assert [status for status, _ in answers] == [b"HTTP/1.1 200 OK"] * 3
     assert answers[2][1] == (ROOT / "app/static/demo.js").read_bytes()
-
-
-def health_seconds(base: str) -> float:
-    start = time.monotonic()
-    with urllib.request.urlopen(base + "/health", timeout=30) as r:
-        assert r.status == 200
-    return time.monotonic() - start
 
 
 def test_clients_that_keep_closed_connections_open_do_not_stall_the_worker(one_worker):
@@ -355,6 +349,7 @@ def read_answer(sock: socket.socket, marker: bytes) -> bytes:
 
 def test_a_request_that_stops_arriving_is_answered_408_and_holds_no_thread(one_worker):
     base, port = one_worker
+    before = metric(base, 'client_connections_closed_total{reason="request_timeout"}')
     stalled = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]  # twice the worker's threads
     try:  # gunicorn's own worker gave each a thread that waited on it for as long as it stayed connected
         for i, s in enumerate(stalled):
@@ -366,6 +361,7 @@ def test_a_request_that_stops_arriving_is_answered_408_and_holds_no_thread(one_w
             answer = read_answer(s, b'"request_timeout"')
             assert answer.startswith(b"HTTP/1.1 408") and b'"request_timeout"' in answer
             assert s.recv(10) == b""
+        assert metric(base, 'client_connections_closed_total{reason="request_timeout"}') >= before + 4
     finally:
         for s in stalled:
             s.close()

@@ -12,8 +12,7 @@ import urllib.request
 
 import pytest
 
-from tests.helpers import ROOT, RedisServer, free_port, wait_http
-from tests.test_server_errors import raw_exchange
+from tests.helpers import ROOT, RedisServer, free_port, raw_exchange, wait_http
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx not installed (make test installs it)")

@@ -1,23 +1,10 @@
 """What a real gunicorn answers to requests that never reach Flask: the same JSON error envelope as the app's
 (gunicorn writes HTML pages of its own; app/gunicorn_worker.py write_json_error)."""
 import json
-import socket
 
 import pytest
 
-from tests.test_overload import health_seconds
-
-
-def raw_exchange(port: int, request: bytes) -> tuple[str, dict, bytes]:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(request)
-        answer = b""
-        while chunk := s.recv(65536):  # the server closes after an error it writes itself
-            answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
-    return status_line, headers, body
+from tests.helpers import health_seconds, metric, raw_exchange
 
 
 @pytest.mark.parametrize("request_bytes, status, code", [
@@ -42,3 +29,11 @@ def test_the_worker_serves_on_after_refusing(one_worker):
     base, port = one_worker
     assert raw_exchange(port, b"GARBAGE\r\n\r\n")[0].startswith("HTTP/1.1 400 ")
     assert health_seconds(base) < 1.0
+
+
+def test_what_the_server_refuses_itself_is_counted_in_metrics(one_worker):
+    base, port = one_worker
+    before = metric(base, 'server_error_answers_total{status="400"}')
+    raw_exchange(port, b"GARBAGE\r\n\r\n")
+    raw_exchange(port, b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")
+    assert metric(base, 'server_error_answers_total{status="400"}') == before + 2
