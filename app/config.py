@@ -27,6 +27,7 @@ DEFAULTS = {
     "CORS_ORIGINS": "",                                   # comma-separated origins allowed to call the API
     "THREADS": 4,                                         # gunicorn threads per worker (deploy/gunicorn.conf.py reads it here)
     "REQUEST_READ_TIMEOUT": 5.0,                          # seconds a client may send nothing in the middle of a request (gthread); 0 = no limit
+    "CLIENT_BUFFER_BYTES": 64 << 20,                      # per worker and direction: requests still arriving, answers slow readers have not taken (gthread)
     "HEAVY_ENTITY_CHARS": 1024,                           # an entity request of this many characters or more is heavy (~0.1 s); 0 = never
     "HEAVY_NAME_CHARS": 16384,                            # a /classify request of this many characters or more is heavy (~0.2 s); 0 = never
     "HEAVY_REQUESTS": 0,                                  # heavy calls a worker admits at once, running one at a time; 0 = THREADS - 1

@@ -44,16 +44,17 @@ from collections.abc import Callable
 from gunicorn import util
 from gunicorn.workers import gthread
 
-from app.config import from_env
+from app.config import DEFAULTS, from_env
 from app.errors import HTTP_CODES, INTERNAL_ERROR
 from app.request_arrival import request_arrived
 
 log = logging.getLogger("gunicorn.error")
 LINGER_SECONDS = 2.0  # as gunicorn's util.close_graceful
 MAX_DRAIN = 65536     # bytes read from a closing socket before giving up on it
-# Answers a worker holds for slow readers, in all: one connection holds at most the rest of one answer (~1.5 MB at
-# most: 1,000 names with 18 languages each), but cached answers are cheap to ask for on many connections.
-MAX_BUFFERED = 64 << 20
+# What a worker holds for slow clients, each way (CLIENT_BUFFER_BYTES): one connection holds at most one request
+# (MAX_CONTENT_LENGTH) or the rest of one answer (~1.5 MB: 1,000 names with 18 languages each), but a thousand
+# connections could hold 2 GB, and cached answers are cheap to ask for.
+MAX_BUFFERED = DEFAULTS["CLIENT_BUFFER_BYTES"]
 
 
 class _Output:
@@ -401,12 +402,16 @@ class ThreadWorker(gthread.ThreadWorker):
         # After fork: the drain's thread belongs to this worker. A client that takes no byte of its answers for
         # the worker timeout is cut off.
         self.metrics = getattr(self, "server_metrics", None)  # made in post_fork (deploy/gunicorn.conf.py)
-        self.drain = _Conn.drain = _TimedSocket.drain = SocketDrain(self.cfg.timeout or None, metrics=self.metrics)
+        self.drain = _Conn.drain = _TimedSocket.drain = SocketDrain(self.cfg.timeout or None, settings["CLIENT_BUFFER_BYTES"],
+                                                                    self.metrics)
         # One limit for a request that stops arriving, on the event loop and in a thread alike (0: the worker
         # timeout; None when that is 0 too, gunicorn's "no timeout").
         self.read_timeout = _TimedSocket.read_timeout = settings["REQUEST_READ_TIMEOUT"] or self.cfg.timeout or None
         self.max_body = settings["MAX_CONTENT_LENGTH"]
         self.arriving: collections.deque[_Conn] = collections.deque()  # awaiting, oldest deadline first (roughly)
+        # Request bytes read here, of requests not yet whole: past the limit a request's rest is read in a
+        # thread, as gunicorn does (each read limited to read_timeout), so memory stays bounded.
+        self.arriving_bytes, self.max_arriving = 0, settings["CLIENT_BUFFER_BYTES"]
         super().init_process()
 
     def run(self):
@@ -470,8 +475,9 @@ class ThreadWorker(gthread.ThreadWorker):
             self.drop(conn)
             return
         conn.arrived += data
+        self.arriving_bytes += len(data)
         conn.idle_until = time.monotonic() + (self.read_timeout or float("inf"))
-        if request_arrived(conn.arrived, self.max_body):
+        if request_arrived(conn.arrived, self.max_body) or self.arriving_bytes > self.max_arriving:
             self.stop_awaiting(conn)
             conn.hand_over()
             conn.data_ready = True  # handle() need not wait for data
@@ -479,6 +485,7 @@ class ThreadWorker(gthread.ThreadWorker):
 
     def stop_awaiting(self, conn: _Conn):
         conn.awaiting = False  # its entry in self.arriving is skipped later
+        self.arriving_bytes -= len(conn.arrived)
         self.poller.unregister(conn.sock)
 
     def drop(self, conn: _Conn, answer: bytes = b"", reason: str | None = None):

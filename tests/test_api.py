@@ -165,7 +165,7 @@ def test_http_level_errors_are_json(client):
 def test_a_utf8_byte_order_mark_is_ignored(client):
     bom = "\ufeff".encode()
     small = post(client, "/classify", bom + json.dumps({"name": "Smith"}).encode())
-    large = post(client, "/classify", bom + json.dumps({"names": ["Smith"] * 1000}).encode())  # over SMALL_BODY
+    large = post(client, "/classify", bom + json.dumps({"names": ["Smith"] * 1000}).encode())  # 9 kB
     assert small.status_code == 200 and small.get_json()["predictions"]
     assert large.status_code == 200 and len(large.get_json()["results"]) == 1000
     assert_error(post(client, "/classify", bom + bom + b'{"name": "Smith"}'), 400, "malformed_json")  # only one
