@@ -58,12 +58,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _instrument(app: Flask, metrics, cors_origins: list[str], instance: str):
-    from app.request_ids import HEADER, request_id
+    from app.request_ids import with_request_ids
+    app.wsgi_app = with_request_ids(app.wsgi_app)
 
     @app.before_request
     def _start():
         g.started = time.perf_counter()
-        g.request_id = request_id(request.headers.get(HEADER))
 
     @app.after_request
     def _finish(response):
@@ -71,7 +71,6 @@ def _instrument(app: Flask, metrics, cors_origins: list[str], instance: str):
         metrics.observe_request(endpoint, request.method, str(response.status_code),
                                 time.perf_counter() - g.get("started", time.perf_counter()))
         response.headers["X-Instance"] = instance  # which instance answered, behind a load balancer
-        response.headers[HEADER] = g.get("request_id") or request_id(None)
         origin = request.headers.get("Origin")
         if origin and ("*" in cors_origins or origin in cors_origins):
             response.headers["Access-Control-Allow-Origin"] = origin

@@ -1,9 +1,11 @@
 """One JSON error envelope for everything: {"error": {"code": ..., "message": ...}}."""
 import logging
 
-from flask import g, jsonify
+from flask import jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
+
+from app.request_ids import ENVIRON_KEY
 
 log = logging.getLogger(__name__)
 
@@ -66,5 +68,6 @@ def init_app(app):
 
     @app.errorhandler(Exception)
     def _unexpected(e):  # a bug, not bad input: log the trace, never show it
-        log.exception("unhandled error in request %s", g.get("request_id"))
-        return error_response(500, "internal_error", f"{INTERNAL_ERROR} (request {g.get('request_id')})")
+        request_id = request.environ.get(ENVIRON_KEY)
+        log.exception("unhandled error in request %s", request_id)
+        return error_response(500, "internal_error", f"{INTERNAL_ERROR} (request {request_id})")

@@ -103,8 +103,8 @@ def test_sigterm_finishes_the_requests_that_have_begun_then_the_master_exits(tmp
         exited = time.monotonic() - stopped
         assert answers["slow"] == (200, "close", 400)  # finished, and the client told not to reuse the connection
         assert answers["arriving"] == b"HTTP/1.1 200 OK"
-        # Once the batch is answered: the idle connection is let go at once (gunicorn's worker waits out its
-        # keepalive, 5 s: 4.8 s in a scratch run, and ours did until session 16: 5.7 s).
+        # Once the batch is answered: the idle connection is let go after 1 s of silence (gunicorn's worker waits
+        # out its keepalive, 5 s: 4.8 s in a scratch run, and ours did until session 16: 5.7 s).
         assert exited < 4
         assert idle.recv(10) == b""
         idle.close()
