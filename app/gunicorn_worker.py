@@ -109,7 +109,7 @@ class SocketDrain:
         with self._lock:
             if sock not in self._outputs:
                 return False
-            if self._buffered + len(data) <= self.max_buffered:
+            if self._fits(data):
                 self._outputs[sock].data += data
                 self._add(len(data))
                 return True
@@ -121,7 +121,7 @@ class SocketDrain:
         """Send the rest of a response from here (`data`: what the kernel would not take); False when the
         worker already holds `max_buffered` bytes for slow readers."""
         with self._lock:
-            if self._buffered + len(data) > self.max_buffered:
+            if not self._fits(data):
                 return False
             out = self._outputs[sock] = _Output(sock, self._deadline())
             self._selector.register(out.writer, selectors.EVENT_WRITE, out)
@@ -155,6 +155,10 @@ class SocketDrain:
     @property
     def buffered(self) -> int:
         return self._buffered
+
+    def _fits(self, data) -> bool:
+        """Whether `data` stays within max_buffered, with what is in hand (the lock held)."""
+        return self._buffered + len(data) <= self.max_buffered
 
     def _add(self, n: int):
         """Count bytes taken in (n > 0) or let go (n < 0); the lock held."""
@@ -290,6 +294,12 @@ class SocketDrain:
         util.close(sock)
 
 
+def _client_gone(what: str, seconds: float | None) -> TimeoutError:
+    """A timeout tagged ENOTCONN, which gunicorn treats as a client gone (closed quietly, no traceback); still a
+    TimeoutError, so a body read answers 408 (app/views.py)."""
+    return TimeoutError(errno.ENOTCONN, f"client {what} for {seconds} s")
+
+
 class _TimedSocket(socket.socket):
     """A connection's socket that never keeps a thread waiting on its client. gunicorn switches it between
     non-blocking (on the event loop) and blocking (in a thread) with setblocking; in a thread, each read here
@@ -310,9 +320,7 @@ class _TimedSocket(socket.socket):
             return super().recv(*args)
         except TimeoutError:
             log.warning("closing a connection whose client sent nothing for %s s", self.read_timeout)
-            # Tagged ENOTCONN, which gunicorn treats as a client gone (closed quietly, no traceback); still a
-            # TimeoutError, so a body read answers 408 (app/views.py).
-            raise TimeoutError(errno.ENOTCONN, f"client sent nothing for {self.read_timeout} s") from None
+            raise _client_gone("sent nothing", self.read_timeout) from None
 
     def sendall(self, data, flags=0):
         timeout = self.gettimeout()
@@ -336,10 +344,9 @@ class _TimedSocket(socket.socket):
                     super().sendall(view, flags)
                 except TimeoutError:
                     self.drain.cut_off()
-                    raise TimeoutError(errno.ENOTCONN, "client took no response") from None  # closed quietly
+                    raise _client_gone("took no response", self.drain.write_timeout) from None
         finally:
             self.settimeout(timeout)
-
 
     def sendfile(self, file, offset=0, count=None):
         """Through sendall (gunicorn sends a WSGI file wrapper's file with socket.sendfile, which waits on the
@@ -403,11 +410,11 @@ class ThreadWorker(gthread.ThreadWorker):
 
     def init_process(self):
         settings = from_env()
+        buffer_bytes = settings["CLIENT_BUFFER_BYTES"]  # for each direction
         # After fork: the drain's thread belongs to this worker. A client that takes no byte of its answers for
         # the worker timeout is cut off.
         self.metrics = getattr(self, "server_metrics", None)  # made in post_fork (deploy/gunicorn.conf.py)
-        self.drain = _Conn.drain = _TimedSocket.drain = SocketDrain(self.cfg.timeout or None, settings["CLIENT_BUFFER_BYTES"],
-                                                                    self.metrics)
+        self.drain = _Conn.drain = _TimedSocket.drain = SocketDrain(self.cfg.timeout or None, buffer_bytes, self.metrics)
         # One limit for a request that stops arriving, on the event loop and in a thread alike (0: the worker
         # timeout; None when that is 0 too, gunicorn's "no timeout").
         self.read_timeout = _TimedSocket.read_timeout = settings["REQUEST_READ_TIMEOUT"] or self.cfg.timeout or None
@@ -415,7 +422,7 @@ class ThreadWorker(gthread.ThreadWorker):
         self.arriving: collections.deque[_Conn] = collections.deque()  # awaiting, oldest deadline first (roughly)
         # Request bytes read here, of requests not yet whole: past the limit a request's rest is read in a
         # thread, as gunicorn does (each read limited to read_timeout), so memory stays bounded.
-        self.arriving_bytes, self.max_arriving = 0, settings["CLIENT_BUFFER_BYTES"]
+        self.arriving_bytes, self.max_arriving = 0, buffer_bytes
         super().init_process()
 
     def run(self):
