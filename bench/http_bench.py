@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.model_limits import median_ms  # noqa: E402
-from tests.helpers import RedisServer, free_port, wait_http  # noqa: E402
+from tests.helpers import RedisServer, free_port, spawn_gunicorn, stop_process, wait_http  # noqa: E402
 
 SCENARIOS = ["health", "hit", "miss", "batch256", "review_miss", "review_hit", "review_miss_c1"]
 GTHREAD = {"WORKER_CLASS": "gthread", "WORKERS": "2", "THREADS": "4", "TORCH_THREADS": "1"}
@@ -88,11 +88,8 @@ def gunicorn_service(settings: dict, workdir: Path):
     yields (base URL, redis, gunicorn process, seconds from start to /ready)."""
     redis = RedisServer(workdir).start()
     port = free_port()
-    env = {**os.environ, **settings, "BIND": f"127.0.0.1:{port}", "REDIS_URL": redis.url, "RUN_DIR": str(workdir),
-           "PROMETHEUS_MULTIPROC_DIR": str(workdir / f"prom-{port}")}
     start = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app.wsgi:app"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = spawn_gunicorn(workdir, port, **{**settings, "REDIS_URL": redis.url})
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(base + "/ready", timeout=120)
@@ -100,8 +97,7 @@ def gunicorn_service(settings: dict, workdir: Path):
         time.sleep(2)  # let every worker finish booting before measuring
         yield base, redis, proc, ready_s
     finally:
-        proc.terminate()
-        proc.wait(30)
+        stop_process(proc)
         redis.stop()
 
 

@@ -1,11 +1,7 @@
-import os
-import subprocess
-import sys
-
 import pytest
 
 from app import create_app
-from tests.helpers import ROOT, RedisServer, free_port, wait_http
+from tests.helpers import RedisServer, gunicorn
 
 
 @pytest.fixture(scope="session")
@@ -39,17 +35,6 @@ def stack(tmp_path):
 @pytest.fixture(scope="session")
 def one_worker(tmp_path_factory):
     """gunicorn from deploy/gunicorn.conf.py, one worker with two threads: one heavy request admitted."""
-    tmp = tmp_path_factory.mktemp("one-worker")
-    port = free_port()
-    env = {**os.environ, "BIND": f"127.0.0.1:{port}", "WORKERS": "1", "THREADS": "2", "NAME_MODELS": "gru",
-           "REQUEST_READ_TIMEOUT": "1",
-           "CACHE_ENABLED": "false", "RUN_DIR": str(tmp), "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prom")}
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app.wsgi:app"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(base + "/ready", timeout=90)
+    with gunicorn(tmp_path_factory.mktemp("one-worker"), WORKERS="1", THREADS="2", NAME_MODELS="gru",
+                  REQUEST_READ_TIMEOUT="1", CACHE_ENABLED="false") as (base, port, _):
         yield base, port
-    finally:
-        proc.terminate()
-        proc.wait(30)

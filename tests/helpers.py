@@ -6,6 +6,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -80,6 +81,34 @@ def http(method, url, body=None):
 def worker_pids(master_pid: int) -> set[int]:
     out = subprocess.run(["pgrep", "-P", str(master_pid)], capture_output=True, text=True).stdout
     return {int(p) for p in out.split()}
+
+
+def spawn_gunicorn(run_dir: Path, port: int, log=subprocess.DEVNULL, **settings) -> subprocess.Popen:
+    """gunicorn from deploy/gunicorn.conf.py on 127.0.0.1:`port`, with `settings` over the environment; its
+    output to `log` (an open file, or DEVNULL)."""
+    env = {**os.environ, "BIND": f"127.0.0.1:{port}", "RUN_DIR": str(run_dir),
+           "PROMETHEUS_MULTIPROC_DIR": str(Path(run_dir) / f"prom-{port}"), **settings}
+    return subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app.wsgi:app"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_process(proc: subprocess.Popen):
+    if proc.poll() is None:
+        proc.terminate()
+    proc.wait(30)
+
+
+@contextlib.contextmanager
+def gunicorn(run_dir: Path, log=subprocess.DEVNULL, **settings):
+    """spawn_gunicorn on a free port, once /ready answers: yields (base URL, port, process); stopped on exit."""
+    port = free_port()
+    proc = spawn_gunicorn(run_dir, port, log, **settings)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(base + "/ready", timeout=90)
+        yield base, port, proc
+    finally:
+        stop_process(proc)
 
 
 @contextlib.contextmanager

@@ -1,10 +1,7 @@
 """Overload: heavy entity batches admitted or shed per worker (app/admission.py), and lingering closes kept
 off gunicorn's event loop (app/gunicorn_worker.py), so /health keeps answering under both."""
 import json
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -16,7 +13,7 @@ from app.admission import HeavyWorkGate, Overloaded
 from app.registry import heavy_share
 from app.request_arrival import MAX_HEAD, request_arrived
 from app.gunicorn_worker import LINGER_SECONDS, SocketDrain, _TimedSocket
-from tests.helpers import ROOT, free_port, health_seconds, metric, wait_http
+from tests.helpers import ROOT, gunicorn, health_seconds, metric
 from tests.test_api import post
 
 
@@ -289,34 +286,27 @@ def test_clients_slow_to_read_large_answers_hold_no_thread_and_get_every_answer_
 
 
 def test_past_the_client_buffer_a_request_is_read_in_a_thread_whole_or_answered_408(tmp_path):
-    port = free_port()
-    env = {**os.environ, "BIND": f"127.0.0.1:{port}", "WORKERS": "1", "THREADS": "2", "NAME_MODELS": "gru",
-           "ENTITY_REVIEW": "false", "CACHE_ENABLED": "false", "REQUEST_READ_TIMEOUT": "1",
-           "CLIENT_BUFFER_BYTES": "50000", "RUN_DIR": str(tmp_path), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")}
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app.wsgi:app"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     body = b'{"name": "Nakamura"' + b" " * 60000 + b"}"  # 60 kB of valid JSON
     head = b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
     clients = []
-    try:
-        wait_http(f"http://127.0.0.1:{port}/ready", timeout=90)
-        for _ in range(3):  # 40 kB each: the first stays on the event loop, the next two go past 50 kB
-            c = socket.create_connection(("127.0.0.1", port))
-            c.sendall(head + body[:40000])
-            clients.append(c)
-            time.sleep(0.1)
-        for c in clients[:2]:  # the rest arrives: read here for the first, in a thread for the second
-            c.sendall(body[40000:])
-        for c in clients[:2]:
-            answer = read_answer(c, b"Japanese")
-            assert answer.startswith(b"HTTP/1.1 200") and b"Japanese" in answer
-        answer = read_answer(clients[2], b'"request_timeout"')  # the third stops: 408, from the app this time
-        assert answer.startswith(b"HTTP/1.1 408") and b"X-Request-ID" in answer  # (the event loop's 408 has none)
-    finally:
-        for c in clients:
-            c.close()
-        proc.terminate()
-        proc.wait(30)
+    with gunicorn(tmp_path, WORKERS="1", THREADS="2", NAME_MODELS="gru", ENTITY_REVIEW="false", CACHE_ENABLED="false",
+                  REQUEST_READ_TIMEOUT="1", CLIENT_BUFFER_BYTES="50000") as (_, port, _):
+        try:
+            for _ in range(3):  # 40 kB each: the first stays on the event loop, the next two go past 50 kB
+                c = socket.create_connection(("127.0.0.1", port))
+                c.sendall(head + body[:40000])
+                clients.append(c)
+                time.sleep(0.1)
+            for c in clients[:2]:  # the rest arrives: read here for the first, in a thread for the second
+                c.sendall(body[40000:])
+            for c in clients[:2]:
+                answer = read_answer(c, b"Japanese")
+                assert answer.startswith(b"HTTP/1.1 200") and b"Japanese" in answer
+            answer = read_answer(clients[2], b'"request_timeout"')  # the third stops: 408, from the app this time
+            assert answer.startswith(b"HTTP/1.1 408") and b"X-Request-ID" in answer  # (the event loop's 408 has none)
+        finally:
+            for c in clients:
+                c.close()
 
 
 def test_a_static_file_after_an_answer_a_client_is_slow_to_take_comes_whole_and_after_it(one_worker):

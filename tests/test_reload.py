@@ -5,13 +5,11 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
 
-from tests.helpers import ROOT, free_port, wait_http
+from tests.helpers import ROOT, gunicorn
 
 
 def classify(base):
@@ -24,15 +22,9 @@ def classify(base):
 def test_hup_reloads_checkpoints_without_dropping_requests(tmp_path):
     ckpts = tmp_path / "checkpoints"
     shutil.copytree(ROOT / "checkpoints" / "names-gru", ckpts / "names-gru")
-    port = free_port()
-    env = {**os.environ, "BIND": f"127.0.0.1:{port}", "WORKERS": "2", "NAME_CHECKPOINTS_DIR": str(ckpts),
-           "NAME_MODELS": "gru", "ENTITY_REVIEW": "false", "CACHE_ENABLED": "false", "RUN_DIR": str(tmp_path)}
-    log = open(tmp_path / "gunicorn.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app.wsgi:app"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(base + "/ready", timeout=60)
+    with open(tmp_path / "gunicorn.log", "w") as log, \
+            gunicorn(tmp_path, log, WORKERS="2", NAME_CHECKPOINTS_DIR=str(ckpts), NAME_MODELS="gru",
+                     ENTITY_REVIEW="false", CACHE_ENABLED="false") as (base, _, proc):
         deadline = time.monotonic() + 60  # both workers must have loaded the old files before they change
         while (tmp_path / "gunicorn.log").read_text().count("loaded names-gru") < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -63,22 +55,12 @@ def test_hup_reloads_checkpoints_without_dropping_requests(tmp_path):
             t.join()
         assert all(code == 200 for code, _ in results), [r for r in results if r[0] != 200][:3]
         assert results[-1][1].startswith("names-lstm-") and old_version.startswith("names-gru-")
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        log.close()
 
 
 def test_sigterm_finishes_the_requests_that_have_begun_then_the_master_exits(tmp_path):
-    port = free_port()
-    env = {**os.environ, "BIND": f"127.0.0.1:{port}", "WORKERS": "1", "NAME_MODELS": "gru", "CACHE_ENABLED": "false",
-           "HEAVY_ENTITY_CHARS": "0", "RUN_DIR": str(tmp_path), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")}
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app.wsgi:app"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base, answers = f"http://127.0.0.1:{port}", {}
-    try:
-        wait_http(base + "/ready", timeout=90)
-
+    answers = {}
+    with gunicorn(tmp_path, WORKERS="1", NAME_MODELS="gru", CACHE_ENABLED="false",
+                  HEAVY_ENTITY_CHARS="0") as (base, port, proc):
         def slow():  # an entity batch of ~1-2 s, computing when the signal comes
             texts = [f"手内肌萎缩慢性支气管炎糖尿病肾病急性胃肠炎高血压手内肌萎缩慢性支气管炎糖尿病{k}" for k in range(400)]
             req = urllib.request.Request(base + "/review-entity", data=json.dumps({"texts": texts}).encode(),
@@ -109,7 +91,3 @@ def test_sigterm_finishes_the_requests_that_have_begun_then_the_master_exits(tmp
         assert idle.recv(10) == b""
         idle.close()
         arriving.close()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(30)

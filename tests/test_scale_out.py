@@ -5,14 +5,13 @@ import os
 import shutil
 import string
 import subprocess
-import sys
 import threading
 import urllib.error
 import urllib.request
 
 import pytest
 
-from tests.helpers import ROOT, RedisServer, free_port, raw_exchange, wait_http
+from tests.helpers import ROOT, RedisServer, free_port, raw_exchange, spawn_gunicorn, stop_process, wait_http
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx not installed (make test installs it)")
@@ -36,13 +35,9 @@ def run_cluster(tmp_path, **settings):
     """nginx (deploy/nginx.conf) in front of two one-worker instances a and b sharing one Redis."""
     redis = RedisServer(tmp_path).start()
     ports = {"a": free_port(), "b": free_port()}
-    procs = {}
-    for name, port in ports.items():
-        env = {**os.environ, "BIND": f"127.0.0.1:{port}", "WORKERS": "1", "INSTANCE_NAME": name,
-               "REDIS_URL": redis.url, "RUN_DIR": str(tmp_path), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / f"prom-{name}"),
-               **settings}
-        procs[name] = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app.wsgi:app"],
-                                       cwd=ROOT, env=env, stdout=open(tmp_path / f"{name}.log", "w"), stderr=subprocess.STDOUT)
+    procs = {name: spawn_gunicorn(tmp_path, port, open(tmp_path / f"{name}.log", "w"), WORKERS="1", INSTANCE_NAME=name,
+                                  REDIS_URL=redis.url, **settings)
+             for name, port in ports.items()}
     lb_port = free_port()
     conf = string.Template((ROOT / "deploy/nginx.conf").read_text()).safe_substitute(
         LISTEN=f"127.0.0.1:{lb_port}", UPSTREAM_A=f"127.0.0.1:{ports['a']}", UPSTREAM_B=f"127.0.0.1:{ports['b']}",
@@ -59,8 +54,7 @@ def run_cluster(tmp_path, **settings):
         subprocess.run([NGINX, "-c", str(tmp_path / "nginx.conf"), "-e", str(tmp_path / "nginx-error.log"), "-s", "stop"],
                        capture_output=True)
         for p in procs.values():
-            p.terminate()
-            p.wait(30)
+            stop_process(p)
         redis.stop()
 
 
@@ -145,7 +139,6 @@ def test_nginx_passes_request_ids_and_answers_its_own_errors_in_json(cluster, tm
     assert status_line.startswith("HTTP/1.1 400 ") and json.loads(raw)["error"]["code"] == "bad_request"
 
     for p in procs.values():
-        p.terminate()
-        p.wait(30)
+        stop_process(p)
     status, headers, body = exchange(lb, "/classify", data=b'{"name": "Smith"}', headers={"X-Request-ID": "late-1"})
     assert status == 502 and body["error"]["code"] == "unavailable" and headers["X-Request-ID"] == "late-1"
