@@ -1,4 +1,5 @@
-// Signup form: debounced /classify pre-selects the most likely country; the user can always override.
+// Signup form: debounced /classify pre-selects the most likely country when the answer is confident; the user
+// can always override. An unsure answer only lists suggestions: pre-selecting a guess invites signing up with it.
 const $ = (id) => document.getElementById(id);
 const regionName = (code) => {
   try { return new Intl.DisplayNames(["en"], { type: "region" }).of(code); } catch (e) { return code; }
@@ -16,18 +17,33 @@ async function postJSON(path, body) {
 }
 
 function select(code) {
-  if ([...$("country").options].some((o) => o.value === code)) $("country").value = code;
+  const known = [...$("country").options].some((o) => o.value === code);
+  if (known) $("country").value = code;
+  return known;
+}
+
+// Until the user picks a country, the page's pre-selection follows the latest answer: the country of a
+// confident one, else none (an earlier name's country must not linger for this one).
+function autoSelect(code) {
+  if (!userChoseCountry && !(code && select(code))) $("country").value = "";
 }
 
 async function suggest(name) {
   const mine = ++seq;
   $("suggestions").innerHTML = "";
-  if (!name.trim()) { showHint(""); return; }
+  if (!name.trim()) { autoSelect(""); showHint(""); return; }
   let res;
-  try { res = await postJSON("/classify", { name, top_k: 3 }); } catch (e) { showHint("Suggestions are unavailable right now.", "warn"); return; }
+  try { res = await postJSON("/classify", { name, top_k: 3 }); } catch (e) {
+    if (mine === seq) { autoSelect(""); showHint("Suggestions are unavailable right now.", "warn"); }
+    return;
+  }
   if (mine !== seq) return; // a newer keystroke won
   const preds = res.ok ? res.body.predictions || [] : [];
-  if (!res.ok || preds.length === 0) { showHint("We couldn't suggest a country for that name — please pick one.", "warn"); return; }
+  if (!res.ok || preds.length === 0) {
+    autoSelect("");
+    showHint("We couldn't suggest a country for that name — please pick one.", "warn");
+    return;
+  }
   for (const p of preds) {
     const li = document.createElement("li");
     const code = p.countries[0];
@@ -38,9 +54,10 @@ async function suggest(name) {
     li.appendChild(use);
     $("suggestions").appendChild(li);
   }
-  if (!userChoseCountry) select(preds[0].countries[0]);
-  showHint(res.body.low_confidence ? "Not sure — please check the country." : "Country suggested from your name; change it if it's wrong.",
-           res.body.low_confidence ? "warn" : "");
+  const unsure = res.body.low_confidence;
+  autoSelect(unsure ? "" : preds[0].countries[0]);
+  showHint(unsure ? "Not sure about this name — please pick your country (suggestions below)."
+                  : "Country suggested from your name; change it if it's wrong.", unsure ? "warn" : "");
 }
 
 $("name").addEventListener("input", (e) => { clearTimeout(timer); timer = setTimeout(() => suggest(e.target.value), 300); });
