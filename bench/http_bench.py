@@ -5,7 +5,8 @@
 For each gunicorn setting it starts redis-server + gunicorn on free ports, measures time to
 /ready and worker RSS, then runs the scenarios for a fixed duration. Ratios are taken within
 one run (absolute numbers drift on shared machines); with --rounds N every setting runs N times in
-alternating order and the median ratio over the rounds is printed too. Prints markdown tables.
+alternating order and the median ratio over the rounds is printed too, as is each setting's req/s over
+the first setting's in the same round (to compare settings). Prints markdown tables.
 """
 import argparse
 import contextlib
@@ -35,6 +36,13 @@ CONFIGS = {
     "gthread 2w x 4t, before (first landing)": {**GTHREAD, **BEFORE},
     "sync 2w": {**GTHREAD, "WORKER_CLASS": "sync", "THREADS": "1"},
     "gthread 4w x 2t": {**GTHREAD, "WORKERS": "4", "THREADS": "2"},
+    "gthread 2w x 2t": {**GTHREAD, "THREADS": "2"},
+    "gthread 2w x 3t": {**GTHREAD, "THREADS": "3"},
+    "gthread 2w x 8t": {**GTHREAD, "THREADS": "8"},
+    "gthread 3w x 2t": {**GTHREAD, "WORKERS": "3", "THREADS": "2"},
+    "sync 4w": {**GTHREAD, "WORKER_CLASS": "sync", "WORKERS": "4", "THREADS": "1"},
+    "gthread 2w x 4t, 2 intra-op threads": {**GTHREAD, "TORCH_THREADS": "2"},
+    "gthread 1w x 4t, 2 intra-op threads": {**GTHREAD, "WORKERS": "1", "TORCH_THREADS": "2"},
     "gthread 2w x 4t, cross-request batching": {**GTHREAD, "CROSS_REQUEST_BATCHING": "true"},
     "gthread 2w x 4t, cross-request batching up to 8": {**GTHREAD, "CROSS_REQUEST_BATCHING": "true", "MAX_BATCH_ITEMS": "8"},
     "gthread 2w x 4t, 2 malloc arenas": {**GTHREAD, "MALLOC_ARENAS": "2"},
@@ -198,6 +206,19 @@ def main():
                 ratios = [run["results"][scenario]["rps"] / run["results"]["health"]["rps"] for run in mine]
                 p50 = statistics.median(run["results"][scenario]["p50_ms"] for run in mine)
                 print(f"| {name} | {scenario} | {statistics.median(ratios):.2f} | {min(ratios):.2f}–{max(ratios):.2f} | {p50:.2f} |")
+        # Settings against each other: each one's req/s over the first setting's in the same round (the
+        # ratios above are each against its own /health, which is itself what a setting changes).
+        first = next(iter(chosen))
+        print(f"\n| setting | " + " | ".join(f"{s} req/s, median × {first}" for s in runs[0]["results"]) + " |")
+        print("|---|" + "---|" * len(runs[0]["results"]))
+        for name in chosen:
+            cells = []
+            for scenario in runs[0]["results"]:
+                ratios = [mine["results"][scenario]["rps"] / base["results"][scenario]["rps"]
+                          for mine, base in zip([run for run in runs if run["name"] == name],
+                                                [run for run in runs if run["name"] == first])]
+                cells.append(f"{statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f})")
+            print(f"| {name} | " + " | ".join(cells) + " |")
     print("\n| setting | round | start → /ready s | max worker RSS MB | max worker USS MB |")
     print("|---|---|---|---|---|")
     for run in runs:
