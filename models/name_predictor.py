@@ -86,6 +86,8 @@ class NamePredictor:
         raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
 
     def logits(self, names: list[str]) -> np.ndarray:
+        if not names:  # neither runtime can pad an empty batch
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
         return self.model([self.vocab.encode(n) for n in names])
 
     def logits_in_batches(self, names: list[str], batch_size: int = 2048) -> np.ndarray:

@@ -180,6 +180,8 @@ def test_onnx_runtime_gives_the_torch_logits(arch):
     assert len(many) >= name_onnx.SPLIT_BY_LENGTH_FROM and len({len(n) for n in many}) > 5
     assert np.allclose(onnx.logits(many), torch_only.logits(many), atol=1e-4)
     assert np.allclose(onnx.probabilities(many), torch_only.probabilities(many), atol=1e-5)
+    for runtime in (onnx, torch_only):  # an empty batch (a caller whose names all need no model) is no error
+        assert runtime.probabilities([]).shape == (0, len(runtime.labels))
 
 
 def test_torch_runtime_sends_only_batches_up_to_its_limit_to_onnx_runtime(monkeypatch):
