@@ -10,7 +10,7 @@ export BIND ?= 127.0.0.1:8000
 export WORKERS ?= 2
 APT_PACKAGES := redis-server supervisor curl
 
-.PHONY: system-deps test-deps install encoder-onnx serve stop status logs test train-names evaluate-names pretrain-encoder train-entities evaluate-entities bench clean
+.PHONY: system-deps test-deps install install-serve encoder-onnx serve stop status logs test train-names evaluate-names pretrain-encoder train-entities evaluate-entities bench clean
 
 system-deps:  ## Debian packages: redis-server, supervisor (and python3-venv where missing)
 	@if ! command -v redis-server >/dev/null || ! command -v supervisord >/dev/null || ! command -v curl >/dev/null \
@@ -18,13 +18,18 @@ system-deps:  ## Debian packages: redis-server, supervisor (and python3-venv whe
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES) python3-venv; \
 	fi
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-serve.txt
 	$(PY) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements.txt
 	touch $@
 
 install: system-deps $(VENV)/.installed  ## venv with pinned requirements (torch==2.13.0 CPU)
+
+install-serve: system-deps  ## venv with only what the service imports (requirements-serve.txt: no torch; the Docker image)
+	$(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements-serve.txt
 
 serve: install encoder-onnx  ## start redis + gunicorn under supervisor and wait until /ready
 	@mkdir -p $(RUN_DIR)

@@ -21,8 +21,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     settings = {**cfg.from_env(), "LOAD_MODELS": True, **(test_config or {})}
     # Before torch is imported: workers x threads must not exceed the cores (see docs/benchmarks.md).
     os.environ.setdefault("OMP_NUM_THREADS", str(settings["TORCH_THREADS"]))
-    if cfg.uses_torch(settings):
-        import torch
+    torch = cfg.torch_if_used(settings)
+    if torch is not None:
         torch.set_num_threads(int(settings["TORCH_THREADS"]))
 
     from app import errors, views

@@ -54,6 +54,20 @@ def uses_torch(settings: dict) -> bool:
     return "torch" in (settings["NAME_RUNTIME"], settings["ENTITY_ENCODER_RUNTIME"])
 
 
+def torch_if_used(settings: dict):
+    """torch when a configured runtime needs it, else None; a clear error where it is not installed (the
+    Docker image installs requirements-serve.txt, which has no torch)."""
+    if not uses_torch(settings):
+        return None
+    try:
+        import torch
+    except ImportError as e:
+        raise RuntimeError(f"NAME_RUNTIME={settings['NAME_RUNTIME']} ENTITY_ENCODER_RUNTIME={settings['ENTITY_ENCODER_RUNTIME']}: "
+                           f"the torch runtimes need torch, which this install lacks ({e}); use the default onnx "
+                           f"runtimes, or install requirements.txt") from e
+    return torch
+
+
 def heavy_admitted(settings: dict) -> int:
     """Heavy calls a worker admits at once: by default all but one of its threads, kept for probes and light requests."""
     return settings["HEAVY_REQUESTS"] or max(1, settings["THREADS"] - 1)

@@ -33,12 +33,11 @@ loglevel = os.environ.get("LOG_LEVEL", "info")
 
 os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("TORCH_THREADS", "1"))  # before torch or numpy is imported
 import tokenizers  # noqa: E402,F401  (import only)
-from app.config import from_env, uses_torch  # noqa: E402
+from app.config import from_env, torch_if_used  # noqa: E402
 
 settings = from_env()
 threads = settings["THREADS"]  # the app reads the same setting: it keeps one thread free of heavy work (app/admission.py)
-if uses_torch(settings):
-    import torch  # noqa: F401
+torch_if_used(settings)  # imported in the master only where a torch runtime is set
 
 # Metrics from all workers: prometheus-client multiprocess mode needs this set before it is imported.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(os.environ.get("RUN_DIR", tempfile.gettempdir()),

@@ -172,6 +172,11 @@ class OnnxCharEncoder(CharBatches):
                 shutil.rmtree(entry, ignore_errors=True)
         try:
             export(directory, entry, int8)
+        except ImportError as e:  # the service image installs requirements-serve.txt: no torch, no transformers
+            raise CheckpointError(
+                f"no ONNX export of {directory} under {cache_dir}, and this install cannot make one ({e}): run "
+                f"`python -m models.encoder_onnx --encoder {directory} --cache {cache_dir}{'' if int8 else ' --fp32'}` "
+                f"where requirements.txt is installed") from e
         except OSError as e:  # read-only, not a directory, disk full
             raise CheckpointError(f"cannot write the encoder's ONNX export under {cache_dir} ({e}): set ONNX_CACHE_DIR "
                                   f"to a writable directory, or run `python -m models.encoder_onnx` where it is") from e

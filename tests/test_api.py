@@ -1,6 +1,7 @@
 """The HTTP contract against the committed checkpoints and a real redis-server."""
 import json
 import re
+import sys
 
 import pytest
 
@@ -142,6 +143,14 @@ def test_name_runtime_settings_serve_the_same_answers(client):
         for a, b in items:
             assert [p["language"] for p in a["predictions"][:3]] == [p["language"] for p in b["predictions"][:3]]
             assert all(abs(p["probability"] - q["probability"]) <= 1e-4 for p, q in zip(a["predictions"], b["predictions"]))
+
+
+@pytest.mark.parametrize("setting", ["NAME_RUNTIME", "ENTITY_ENCODER_RUNTIME"])
+def test_a_torch_runtime_without_torch_installed_is_a_clear_error(setting, monkeypatch):
+    """The Docker image has no torch (requirements-serve.txt): asking it for a torch runtime must say so."""
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError, as in the image
+    with pytest.raises(RuntimeError, match=f"{setting}=torch.*use the default onnx runtimes"):
+        create_app({"CACHE_ENABLED": False, setting: "torch"})
 
 
 def test_unknown_but_valid_model_not_loaded(redis_server):

@@ -1,4 +1,6 @@
 """/review-entity against the committed encoder + RNN and a real redis-server."""
+import json
+import re
 import subprocess
 import sys
 
@@ -127,17 +129,47 @@ def test_ready_lists_entity_review(client):
     assert "entity-review" in client.get("/ready").get_json()["models"]
 
 
-def test_service_imports_neither_torch_nor_transformers(app):
+def canonical(distribution: str) -> str:
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def serving_distributions() -> set[str]:
+    """requirements-serve.txt (what the Docker image installs) and everything those need."""
+    from importlib import metadata
+    todo = [l for l in (ROOT / "requirements-serve.txt").read_text().splitlines() if l and not l.startswith("#")]
+    seen = set()
+    while todo:
+        name = canonical(re.split(r"[=<>!~\[;( ]", todo.pop())[0])
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            todo += [r for r in metadata.requires(name) or [] if "extra ==" not in r]
+        except metadata.PackageNotFoundError:  # a requirement for other Pythons (a marker): nothing to follow
+            pass
+    return seen
+
+
+def test_service_imports_only_what_the_image_installs(app):
     """The encoder is served from its cached ONNX export (made when the `app` fixture loaded it), the name
     models and the entity RNN from their weights read as numpy, so a fresh process starts, and answers
-    every kind of request, without transformers' ~4 s of imports or torch's ~270 MB (docs/benchmarks.md)."""
-    code = ("import sys; from app import create_app; app = create_app({'REDIS_URL': 'redis://127.0.0.1:9/0'}); "
+    every kind of request, without transformers' ~4 s of imports or torch's ~270 MB (docs/benchmarks.md).
+    Every distribution it imports, gunicorn's worker included, is in requirements-serve.txt or needed by one
+    there: the Docker image installs only those."""
+    code = ("import json, sys; before = set(sys.modules); from importlib import metadata; "
+            "import app.gunicorn_worker, gunicorn.app.wsgiapp; from app import create_app; "
+            "app = create_app({'REDIS_URL': 'redis://127.0.0.1:9/0'}); "
             "assert app.extensions['inference'].registry.ready(); c = app.test_client(); "
             "names = [f'Nakamura{i}' + 'x' * (i % 7) for i in range(40)]; "
             "assert all(c.post('/classify', json={'names': names, 'model': m}).status_code == 200 for m in ('gru', 'lstm', 'rnn')); "
             "assert c.post('/review-entity', json={'texts': ['手内肌萎缩', '肺炎']}).status_code == 200; "
             "assert c.post('/review-entity', json={'features': [[0.0] * 768] * 3}).status_code == 200; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers')))")
+            "assert all(c.get(u).status_code == 200 for u in ('/', '/health', '/ready', '/metrics', '/openapi.json')); "
+            "owners = metadata.packages_distributions(); "
+            "print(json.dumps(sorted({d for m in set(sys.modules) - before for d in owners.get(m.split('.')[0], [])})))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    imported = {canonical(d) for d in json.loads(out.stdout.strip().splitlines()[-1])}
+    assert {"flask", "onnxruntime", "numpy", "tokenizers"} <= imported  # really served, really seen
+    assert not imported & {"torch", "transformers"}
+    assert imported <= serving_distributions(), imported - serving_distributions()

@@ -10,7 +10,11 @@ def read(name):
 
 def test_dockerfile_uses_the_makefile_setup_and_supervisor_config():
     docker = read("Dockerfile")
-    assert re.search(r"^RUN make system-deps install", docker, re.M)
+    build, serve = docker.split("\nFROM ")[1:]  # two stages
+    assert re.search(r"^RUN make system-deps install PY=", build, re.M)  # torch + transformers: exports the encoder
+    assert re.search(r"^RUN .*models.encoder_onnx", build, re.M)
+    assert re.search(r"^RUN make system-deps install-serve PY=", serve, re.M)  # what a worker imports, no more
+    assert re.search(r"^COPY --from=build \S*\.cache/onnx", serve, re.M)
     assert 'CMD ["supervisord", "-n", "-c", "deploy/supervisord.conf"]' in docker
     needed = set(re.findall(r"%\(ENV_(\w+)\)s", read("deploy/supervisord.conf")))
     docker_env = set(re.findall(r"\b([A-Z_]+)=", " ".join(l for l in docker.splitlines() if l.startswith("ENV "))))
@@ -20,7 +24,10 @@ def test_dockerfile_uses_the_makefile_setup_and_supervisor_config():
 
 def test_requirements_pin_cpu_torch_and_everything_else():
     reqs = [l for l in read("requirements.txt").splitlines() if l and not l.startswith("#")]
-    assert "torch==2.13.0" in reqs and all("==" in r for r in reqs)
+    serve = [l for l in read("requirements-serve.txt").splitlines() if l and not l.startswith("#")]
+    assert reqs[0] == "-r requirements-serve.txt" and "torch==2.13.0" in reqs
+    assert all("==" in r for r in reqs[1:] + serve)
+    assert not any(r.startswith(("torch", "transformers")) for r in serve)
 
 
 def test_redis_is_a_loopback_cache_and_gunicorn_is_group_stopped():

@@ -2,6 +2,7 @@
 import json
 import os
 import socket
+import sys
 
 import numpy as np
 import pytest
@@ -124,6 +125,16 @@ def test_a_damaged_onnx_export_is_made_again_and_an_unwritable_cache_is_a_clear_
         locked.write_text("")
     with pytest.raises(CheckpointError, match="ONNX_CACHE_DIR"):
         OnnxCharEncoder.load(tiny_encoder[0], locked / "cache")
+
+
+def test_a_missing_export_where_torch_is_not_installed_is_a_clear_error(tiny_encoder, tmp_path, monkeypatch):
+    """The service image (requirements-serve.txt) has no torch: an encoder without a shipped export must stop
+    the worker with the command that makes one, not with a bare ModuleNotFoundError."""
+    from models.encoder_onnx import OnnxCharEncoder
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError, as in the image
+    with pytest.raises(CheckpointError, match=r"python -m models.encoder_onnx --encoder .* --fp32`"):
+        OnnxCharEncoder.load(tiny_encoder[0], tmp_path / "cache", int8=False)
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
 
 
 def test_onnx_int8_export_is_close_and_keyed_by_every_file(tiny_encoder, tmp_path):
