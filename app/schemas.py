@@ -84,7 +84,8 @@ class ClassifyBatchResponse(BaseModel):
 
 class ReviewResult(BaseModel):
     text: str
-    valid: bool
+    valid: bool = Field(description="score >= the threshold in the model's manifest (0.5 as shipped); a client may apply its own "
+                                    "to score, which is calibrated (README, entity review)")
     score: float = Field(description="probability that the text is a valid medical entity (0 when no character is known)")
     cached: bool
     unknown_characters: list[str] = Field(

@@ -2,10 +2,11 @@
 
     python -m models.evaluate_entities
 
-Writes docs/reports/entity-rnn/{report.json,loss.png} (with --int8: docs/reports/entity-rnn-int8/,
-the encoder's Linear layers quantised by torch; with --runtime onnx --int8:
+Writes docs/reports/entity-rnn/{report.json,loss.png,reliability.png} (with --int8:
+docs/reports/entity-rnn-int8/, the encoder's Linear layers quantised by torch; with --runtime onnx --int8:
 docs/reports/entity-rnn-onnx-int8/, the encoder exactly as the service runs it by default):
-accuracy, precision/recall of "valid", and accuracy per negative kind.
+accuracy, precision/recall of "valid", accuracy per negative kind, how well the score is calibrated, and
+what a client that compares the score with a threshold of its own would get (operating points).
 """
 import argparse
 import json
@@ -28,6 +29,24 @@ def accuracy_by_kind(examples, pred: list[int]) -> dict:
     return out
 
 
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def operating_points(scores: np.ndarray, examples, thresholds=THRESHOLDS) -> list[dict]:
+    """Per threshold on the score: accuracy, precision and recall of "valid", and each negative kind rejected."""
+    y = np.array([e.label for e in examples]) == 1
+    kinds = np.array([e.kind for e in examples])
+    rows = []
+    for t in thresholds:
+        valid = scores >= t
+        rows.append({"threshold": t, "accuracy": round(float((valid == y).mean()), 4),
+                     "valid_precision": round(float((valid & y).sum() / max(valid.sum(), 1)), 4),
+                     "valid_recall": round(float((valid & y).sum() / max(y.sum(), 1)), 4),
+                     "rejected": {k: round(float((~valid[kinds == k]).mean()), 4)
+                                  for k in sorted(set(kinds[~y]))}})
+    return rows
+
+
 def evaluate(encoder_dir: Path, rnn_dir: Path, data: Path = ENTITIES_FILE, seed: int = 0, limit: int = 0,
              out_dir: Path | None = None, int8: bool = False, runtime: str = "torch") -> dict:
     from models.train_entities import batches, featurize
@@ -40,15 +59,18 @@ def evaluate(encoder_dir: Path, rnn_dir: Path, data: Path = ENTITIES_FILE, seed:
     m = metrics.confusion(y, pred, 2)
     per = metrics.per_class(m, ["invalid", "valid"])
     by_kind = accuracy_by_kind(test, pred)
+    ece, reliability = metrics.expected_calibration_error(np.stack([1 - scores, scores], 1), y)
     summary = {"model_version": reviewer.version, "encoder_fingerprint": reviewer.encoder.fingerprint,
                "encoder_int8": int8, "encoder_runtime": runtime, "features": reviewer.pooling, "test_examples": len(test), "accuracy": round(sum(p == t for p, t in zip(pred, y)) / len(y), 4),
                "valid_precision": per["valid"]["precision"], "valid_recall": per["valid"]["recall"],
-               "accuracy_by_kind": by_kind}
+               "accuracy_by_kind": by_kind, "score_ece": round(ece, 4)}
     name = "entity-rnn" + ("-onnx" if runtime == "onnx" else "") + ("-int8" if int8 else "")
     out_dir = Path(out_dir or REPORTS / name)
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = {"summary": summary, "confusion": m.tolist()}
+    report = {"summary": summary, "confusion": m.tolist(), "operating_points": operating_points(scores, test),
+              "reliability": reliability}
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    metrics.plot_reliability({"score": reliability}, out_dir / "reliability.png", "entity review: confidence vs accuracy")
     metrics.plot_curves(reviewer.manifest["training"]["history"], ["train_loss", "val_loss"], out_dir / "loss.png",
                         "entity RNN loss")
     return report

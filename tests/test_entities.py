@@ -162,6 +162,21 @@ def test_encoder_rejects_empty_and_too_long(tiny_encoder, bad):
         CharEncoder.load(tiny_encoder[0]).features([bad])
 
 
+def test_operating_points_count_what_a_client_threshold_gets():
+    from models.entity_data import Example
+    from models.evaluate_entities import operating_points
+    examples = [Example("a", 1, "positive"), Example("b", 1, "positive"), Example("c", 0, "reversed"),
+                Example("d", 0, "truncated"), Example("e", 0, "truncated")]
+    scores = np.array([0.9, 0.4, 0.6, 0.3, 0.95])
+    low, high = operating_points(scores, examples, thresholds=(0.35, 0.7))
+    # 0.35: valid = a, b, c, e -> precision 2/4, recall 1, reversed 0/1 and truncated 1/2 rejected
+    assert low == {"threshold": 0.35, "accuracy": 0.6, "valid_precision": 0.5, "valid_recall": 1.0,
+                   "rejected": {"reversed": 0.0, "truncated": 0.5}}
+    # 0.7: valid = a, e -> precision 1/2, recall 1/2, reversed 1/1 and truncated 1/2 rejected
+    assert high == {"threshold": 0.7, "accuracy": 0.6, "valid_precision": 0.5, "valid_recall": 0.5,
+                    "rejected": {"reversed": 1.0, "truncated": 0.5}}
+
+
 def test_dataset_builder_is_deterministic_and_clean():
     lexicon = list(dict.fromkeys(LEXICON))
     a, b = build_split(lexicon, "train", seed=3), build_split(lexicon, "train", seed=3)
