@@ -1,0 +1,67 @@
+"""What one instance (gunicorn master + workers, default settings) holds in memory: the figure a container's
+memory request and limit are sized from (deploy/k8s/service.yaml).
+
+    .venv/bin/python bench/pod_memory.py [--rounds 6]
+
+Starts redis-server and gunicorn on free loopback ports, then sends --rounds rounds of the largest batches
+the API takes (1,000 names of ~34 characters with all 18 languages; 1,000 entity texts of 62 characters), and
+prints each process's RSS and the sum of PSS (shared pages split between the processes that map them, which
+is what a cgroup counts once) after start and after the batches. Redis is not counted: in Kubernetes it runs
+elsewhere.
+"""
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.helpers import RedisServer, gunicorn  # noqa: E402
+
+CHARS = "手内肌萎缩病毒性感冒高血压糖尿综合征急慢支气管炎肺结核胃溃疡阑尾脑梗塞肾衰竭" * 2
+
+
+def post(base: str, path: str, body: dict) -> None:
+    request = urllib.request.Request(base + path, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=120).read()
+
+
+def memory(pids: list[str]) -> tuple[list[float], float]:
+    """RSS of each process and the sum of their PSS, in MB."""
+    rss, pss = [], 0.0
+    for pid in pids:
+        kb = {k: int(v) for k, v in re.findall(r"^(\w+):\s+(\d+) kB", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.M)}
+        rss.append(kb["Rss"] / 1024)
+        pss += kb["Pss"] / 1024
+    return rss, pss
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=6)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        redis = RedisServer(Path(tmp)).start()
+        try:
+            with gunicorn(Path(tmp), REDIS_URL=redis.url) as (base, _, proc):
+                workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+                pids = [str(proc.pid), *workers]
+                rows = [("after start", *memory(pids))]
+                for r in range(args.rounds):  # fresh inputs every round: cache misses, full forward passes
+                    post(base, "/classify", {"names": [f"Abramovich{r}{i:03d}" + "x" * 20 for i in range(1000)], "top_k": 18})
+                    post(base, "/review-entity", {"texts": [CHARS[i % 20 : i % 20 + 61] + str(r) for i in range(1000)]})
+                rows.append((f"after {args.rounds} rounds of the largest batches", *memory(pids)))
+        finally:
+            redis.stop()
+    print("| when | RSS MB: master / workers | PSS MB, all processes |")
+    print("|---|---|---|")
+    for when, rss, pss in rows:
+        print(f"| {when} | {' / '.join(f'{x:.0f}' for x in rss)} | {pss:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
