@@ -17,6 +17,9 @@ from models.paths import CHECKPOINTS, NAMES_DIR, REPORTS
 from models.softmax import softmax
 
 
+LOW_CONFIDENCE = 0.5  # the service's LOW_CONFIDENCE_THRESHOLD default: under it an answer says low_confidence
+
+
 def evaluate_checkpoint(ckpt: Path, data: Path = NAMES_DIR, seed: int = 0, out_dir: Path | None = None) -> dict:
     predictor = NamePredictor.load(ckpt)
     corpus = load_corpus(data)
@@ -42,6 +45,7 @@ def evaluate_checkpoint(ckpt: Path, data: Path = NAMES_DIR, seed: int = 0, out_d
     ece_raw, table_raw = metrics.expected_calibration_error(raw, y)
     ece_cal, table_cal = metrics.expected_calibration_error(probs, y)
     arch = predictor.manifest["arch"]
+    right, unsure = probs.argmax(1) == y, probs.max(1) < LOW_CONFIDENCE  # what a form that trusts only sure answers gets
     summary = {
         "arch": arch, "model_version": predictor.version, "test_rows": len(rows),
         "top1_accuracy": round(float((probs.argmax(1) == y).mean()), 4),
@@ -51,6 +55,9 @@ def evaluate_checkpoint(ckpt: Path, data: Path = NAMES_DIR, seed: int = 0, out_d
         "top1_accuracy_per_name_any_language": round(float(top1_any), 4),
         "macro_f1": round(float(np.mean([p["f1"] for p in per.values()])), 4),
         "ece_uncalibrated": round(ece_raw, 4), "ece_calibrated": round(ece_cal, 4),
+        "low_confidence_share": round(float(unsure.mean()), 4),
+        "top1_accuracy_confident": round(float(right[~unsure].mean()), 4),
+        "top1_accuracy_low_confidence": round(float(right[unsure].mean()), 4) if unsure.any() else None,
         "temperature": round(predictor.temperature, 4),
         "prior_tau": float((predictor.manifest.get("prior_adjustment") or {}).get("tau", 0.0)),
         "weights_mb": round((Path(ckpt) / "model.safetensors").stat().st_size / 2**20, 3),
