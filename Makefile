@@ -48,9 +48,11 @@ stop:
 status:
 	supervisorctl -c deploy/supervisord.conf status
 
-test-deps:  ## Debian chromium (demo-page browser test), nginx (scale-out test), wrk (benchmarks)
-	@if ! command -v chromium >/dev/null || ! command -v wrk >/dev/null || ! { command -v nginx || [ -x /usr/sbin/nginx ]; } >/dev/null; then \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium wrk nginx-light; fi
+test-deps:  ## Debian chromium (demo-page browser test), nginx (scale-out test), wrk (benchmarks), promtool (alert rules)
+	@if ! command -v chromium >/dev/null || ! command -v wrk >/dev/null || ! { command -v nginx || [ -x /usr/sbin/nginx ]; } >/dev/null \
+	    || ! command -v promtool >/dev/null; then \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium wrk nginx-light \
+	  && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus; fi
 
 test: install test-deps  ## the whole suite (starts its own redis-server/supervisord on free ports)
 	$(VENV)/bin/python -m pytest -q tests
