@@ -34,6 +34,10 @@ class Metrics:
         unread = Counter("inputs_without_model_total", "items answered without a forward pass: a name in no "
                          "supported script, an entity text with no character the encoder knows", ["reason"], registry=r)
         self.without_model = {reason: unread.labels(reason=reason) for reason in UNREAD_REASONS}
+        # Which checkpoint each model runs, per instance: a rollout or a HUP reload shows here. livemax: the
+        # series of a worker that has exited (an old version after a reload) leave with it.
+        self.model_info = Gauge("model_info", "1 for the model_version each loaded model serves", ["model", "version"],
+                                multiprocess_mode="livemax", registry=r)
         self.shed = Counter("heavy_requests_shed_total", "large batches answered 503 overloaded because the worker "
                             "already held its share of heavy work (app/admission.py)", registry=r)
 

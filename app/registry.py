@@ -47,17 +47,15 @@ class ModelRegistry:
                                                onnx_cache=Path(c["ONNX_CACHE_DIR"]), threads=c["TORCH_THREADS"])
                 reviewer.scores(["手内肌萎缩"])  # smoke inference
                 self.entity = reviewer
-                self._expose(model_id, reviewer.scores, heavy_share(c["HEAVY_ENTITY_CHARS"]))
-                log.info("loaded entity-review %s", reviewer.version)
+                self._expose(model_id, reviewer.version, reviewer.scores, heavy_share(c["HEAVY_ENTITY_CHARS"]))
             else:
                 c = self.config
                 predictor = NamePredictor.load(Path(c["NAME_CHECKPOINTS_DIR"]) / model_id, c["NAME_RUNTIME"],
                                                c["ONNX_MAX_BATCH"], c["TORCH_THREADS"])
                 predictor.probabilities(["Nakamura"])  # smoke inference
                 self.names[model_id.removeprefix("names-")] = predictor
-                self._expose(model_id, lambda texts, p=predictor: list(p.probabilities(texts)),
+                self._expose(model_id, predictor.version, lambda texts, p=predictor: list(p.probabilities(texts)),
                              heavy_share(c["HEAVY_NAME_CHARS"]))
-                log.info("loaded %s %s", model_id, predictor.version)
         return self
 
     def timed(self, model_id: str, items: int, fn, *args):
@@ -68,7 +66,10 @@ class ModelRegistry:
             self.metrics.observe_forward(model_id, items, time.perf_counter() - start)
         return out
 
-    def _expose(self, model_id: str, fn, cost):
+    def _expose(self, model_id: str, version: str, fn, cost):
+        log.info("loaded %s %s", model_id, version)
+        if self.metrics:
+            self.metrics.model_info.labels(model=model_id, version=version).set(1)
         trim_after = self.config["MALLOC_TRIM_AFTER_ITEMS"]
 
         def forward(inputs: list) -> list:  # timed here, so the metrics see the real (merged) batches

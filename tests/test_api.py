@@ -243,6 +243,8 @@ def test_health_ready_metrics_openapi(client):
                    "model_inference_seconds", "model_batch_size"]:
         assert metric in text
     assert 'endpoint="/classify"' in text
+    for model, version in body["models"].items():  # which checkpoint each model serves, as /ready says
+        assert f'model_info{{model="{model}",version="{version}"}} 1.0' in text
     doc = client.get("/openapi.json").get_json()
     assert doc["openapi"].startswith("3.") and {"/classify", "/review-entity", "/health", "/ready", "/metrics"} <= set(doc["paths"])
     assert doc["components"]["schemas"]["ClassifyRequest"]["properties"]["top_k"]["maximum"] == 18

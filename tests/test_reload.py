@@ -2,6 +2,7 @@
 stop, a deploy): what has begun is finished, then the master exits."""
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -55,6 +56,15 @@ def test_hup_reloads_checkpoints_without_dropping_requests(tmp_path):
             t.join()
         assert all(code == 200 for code, _ in results), [r for r in results if r[0] != 200][:3]
         assert results[-1][1].startswith("names-lstm-") and old_version.startswith("names-gru-")
+        # /metrics names the new version only once the old workers have exited: their series leave with them
+        deadline = time.monotonic() + 20
+        while True:
+            with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+                served = re.findall(r'^model_info\{model="names-gru",version="([^"]+)"\} 1\.0$', r.read().decode(), re.M)
+            if served == [results[-1][1]] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert served == [results[-1][1]], served
 
 
 def test_sigterm_finishes_the_requests_that_have_begun_then_the_master_exits(tmp_path):
