@@ -42,7 +42,7 @@ def _classify(ctx, predictor, names: list[str], model: str, top_k: int):
     supported = [is_supported(n) for n in normalised]
     keys_in = [n for n, ok in zip(normalised, supported) if ok]
     ctx.metrics.without_model["unsupported_script"].inc(len(names) - len(keys_in))
-    rows = iter(_cached_batch(ctx, "classify", model, predictor.version, keys_in, compute))
+    rows = iter(_cached_batch(ctx, "classify", model, predictor.cache_version, keys_in, compute))
     threshold = ctx.config["LOW_CONFIDENCE_THRESHOLD"]
     results = []
     for name, ok in zip(names, supported):

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from app import create_app
+from models.name_predictor import NamePredictor
 
 JSON = "application/json"
 
@@ -93,14 +94,30 @@ def test_responses_with_a_fresh_item_are_not_remembered(app, client):
 def test_new_model_version_is_a_cache_miss(app, client):
     post(client, "/classify", {"name": "Schmidt"})
     post(client, "/classify", {"name": "Schmidt"})  # a hit, remembered whole
-    predictor = app.extensions["inference"].registry.names["gru"]
-    old = predictor.version
-    predictor.version = old + "-retrained"
+    names = app.extensions["inference"].registry.names
+    old = names["gru"]
+    names["gru"] = NamePredictor(old.model, {**old.manifest, "model_version": old.version + "-retrained"})
     try:
         r = post(client, "/classify", {"name": "Schmidt"}).get_json()
-        assert r["cached"] is False and r["model_version"] == old + "-retrained"
+        assert r["cached"] is False and r["model_version"] == old.version + "-retrained"
     finally:
-        predictor.version = old
+        names["gru"] = old
+
+
+def test_new_rules_or_calibration_with_the_same_weights_is_a_cache_miss(app, client):
+    """Cached name answers are keyed by the weights, the manifest and the code that turns logits into served
+    probabilities: a deploy that changes a rule or a temperature must not serve the old answers from Redis."""
+    post(client, "/classify", {"name": "Procházková"})
+    predictor = app.extensions["inference"].registry.names["gru"]
+    old = predictor.cache_version
+    predictor.cache_version = old + "-new-rules"
+    app.extensions["inference"].cache.clear_local()  # a new deploy: fresh workers, Redis as it was
+    try:
+        r = post(client, "/classify", {"name": "Procházková"}).get_json()
+        assert r["cached"] is False and r["model_version"] == predictor.version  # clients see the same version
+    finally:
+        predictor.cache_version = old
+    assert post(client, "/classify", {"name": "Procházková", "top_k": 2}).get_json()["cached"] is True
 
 
 @pytest.mark.parametrize("body,code", [

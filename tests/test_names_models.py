@@ -1,13 +1,14 @@
 """Name encoder, training loop, checkpoint integrity and the committed name checkpoints."""
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from models.checkpoint import CheckpointError
-from models import name_onnx
+from models import name_onnx, name_predictor
 from models.name_config import NameClassifierConfig, parameter_shapes
 from models.name_predictor import RUNTIMES, NamePredictor
 from models.name_text import MAX_NAME_CHARS, CharVocab, build_vocab, normalise
@@ -182,6 +183,19 @@ def test_onnx_runtime_gives_the_torch_logits(arch):
     assert np.allclose(onnx.probabilities(many), torch_only.probabilities(many), atol=1e-5)
     for runtime in (onnx, torch_only):  # an empty batch (a caller whose names all need no model) is no error
         assert runtime.probabilities([]).shape == (0, len(runtime.labels))
+
+
+def test_cache_version_follows_manifest_and_served_code_not_the_runtime(tmp_path, monkeypatch):
+    onnx = NamePredictor.load(CHECKPOINTS / "names-gru", runtime="onnx")
+    assert NamePredictor.load(CHECKPOINTS / "names-gru").cache_version == onnx.cache_version  # torch: same answers
+    assert onnx.cache_version.startswith(onnx.version + "/")
+    recalibrated = NamePredictor(onnx.model, {**onnx.manifest, "temperature": 2.0})
+    assert recalibrated.version == onnx.version and recalibrated.cache_version != onnx.cache_version
+    rules = tmp_path / "name_scripts.py"  # a rule changed in the code, weights and manifest as they were
+    rules.write_text(Path(name_predictor.name_scripts.__file__).read_text() + "\n# a new rule\n")
+    monkeypatch.setattr(name_predictor, "SERVED_CODE",
+                        tuple(rules if f.name == rules.name else f for f in name_predictor.SERVED_CODE))
+    assert NamePredictor(onnx.model, onnx.manifest).cache_version != onnx.cache_version
 
 
 def test_torch_runtime_sends_only_batches_up_to_its_limit_to_onnx_runtime(monkeypatch):
