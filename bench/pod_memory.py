@@ -43,6 +43,7 @@ def memory(pids: list[str]) -> tuple[list[float], float]:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--every", type=int, default=0, help="also print after every N rounds (does it level off?)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         redis = RedisServer(Path(tmp)).start()
@@ -53,8 +54,10 @@ def main():
                 rows = [("after start", *memory(pids))]
                 for r in range(args.rounds):  # fresh inputs every round: cache misses, full forward passes
                     post(base, "/classify", {"names": [f"Abramovich{r}{i:03d}" + "x" * 20 for i in range(1000)], "top_k": 18})
-                    post(base, "/review-entity", {"texts": [CHARS[i % 20 : i % 20 + 61] + str(r) for i in range(1000)]})
-                rows.append((f"after {args.rounds} rounds of the largest batches", *memory(pids)))
+                    post(base, "/review-entity", {"texts": [CHARS[i % 20 : i % 20 + 59] + f"{r:03d}" for i in range(1000)]})
+                    if args.every and (r + 1) % args.every == 0 and r + 1 < args.rounds:
+                        rows.append((f"after {r + 1} rounds", *memory(pids)))
+                rows.append((f"after {args.rounds} rounds", *memory(pids)))
         finally:
             redis.stop()
     print("| when | RSS MB: master / workers | PSS MB, all processes |")
