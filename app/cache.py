@@ -1,7 +1,7 @@
 """Redis prediction cache that never makes a request fail, with a small in-process tier in front.
 
 Keys hash (endpoint, model, version, normalised input), the version naming everything that decides the
-cached value (for names NamePredictor.cache_version: weights, manifest and the rules' code), so a new
+cached value (models.checkpoint.cache_version: weights, manifest and the code that serves them), so a new
 checkpoint or rule can never serve a stale answer, and a cached value never changes: that is what makes the per-worker LRU
 tier safe (no invalidation needed) and lets the hottest names skip the Redis round trip; a
 byte-identical repeat of a small, fully cached request gets its whole response from a second

@@ -89,7 +89,7 @@ def _review(ctx, reviewer, texts: list[str]):
         return [round(s, 6) for s in ctx.registry.infer("entity-review", normalised)]
 
     # The key names how the features were computed too: an int8 and an fp32 encoder score a text differently.
-    rows = iter(_cached_batch(ctx, "review-entity", f"entity/{encoder.variant}", reviewer.version,
+    rows = iter(_cached_batch(ctx, "review-entity", f"entity/{encoder.variant}", reviewer.cache_version,
                               [k for k, ok in zip(keys_in, readable) if ok], compute))
     results = []
     for text, (_, unknown), ok in zip(texts, read, readable):

@@ -21,6 +21,17 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def cache_version(version: str, facts: list, code) -> str:
+    """What a served answer is cached under: `version` (the weights) plus a hash of everything else that decides
+    the answer (JSON-able facts such as the manifest, and the source files of the code that serves it). Rules
+    have changed with the weights unchanged (the Czech -ova factor, session 9): keyed by `version` alone, such a
+    deploy would serve the old answers from Redis for up to CACHE_TTL_SECONDS. Clients still see `version`."""
+    h = hashlib.sha256(json.dumps(facts, sort_keys=True).encode())
+    for path in code:
+        h.update(Path(path).read_bytes())
+    return f"{version}/{h.hexdigest()[:12]}"
+
+
 def save_checkpoint(directory: Path, model, manifest: dict, version_prefix: str) -> dict:
     """Write a torch module's weights + manifest; returns the manifest with weights_sha256 and model_version filled in."""
     from safetensors.torch import save_file

@@ -6,13 +6,17 @@ import numpy as np
 
 from models.batching import length_sorted_chunks
 from models.char_features import FEATURE_DIM, MAX_CHARS
-from models.checkpoint import CheckpointError, load_arrays
+from models.checkpoint import CheckpointError, cache_version, load_arrays
 from models.entity_cell import EntityCell, EntityRNNConfig, parameter_shapes
 from models.paths import ONNX_CACHE
 
 VALID = 1  # class index of "valid entity"
 PASS_CHARS = 512  # padded characters per encoder pass (texts x longest): bounds the runtime's working memory
 RUNTIMES = ("onnx", "torch")  # the encoder in ONNX Runtime (models/encoder_onnx.py) or in transformers/torch
+# Besides the weights, the manifest and the encoder, what decides a served score: this file, the numpy cell, how
+# texts become ids, and the ONNX export (its int8 calibration is code: a new image exports afresh).
+_MODELS = Path(__file__).parent
+SERVED_CODE = tuple(_MODELS / f for f in ("entity_reviewer.py", "entity_cell.py", "char_features.py", "encoder_onnx.py"))
 
 
 def entity_config(manifest: dict) -> EntityRNNConfig:
@@ -38,6 +42,7 @@ class EntityReviewer:
         self.threshold = float(manifest.get("threshold", 0.5))
         self.pooling: str = manifest.get("features", "mean")  # which encoder features the RNN was trained on
         self.version: str = manifest["model_version"]
+        self.cache_version = cache_version(self.version, [manifest, encoder.fingerprint], SERVED_CODE)
 
     @classmethod
     def load(cls, encoder_dir: Path, rnn_dir: Path, int8: bool = False, runtime: str = "torch",

@@ -4,32 +4,21 @@ Two runtimes give the logits (the same to 1e-5, tests/test_names_models.py): "on
 as numpy arrays and runs every batch in ONNX Runtime, so a serving worker never imports torch;
 "torch" is the training code's NameClassifier (small batches optionally in ONNX Runtime). Everything
 after the logits (calibration, full names, script evidence) is numpy, shared by both."""
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 
 from models import name_scripts, name_text
-from models.checkpoint import CheckpointError, load_arrays, load_checkpoint, state_arrays
+from models.checkpoint import CheckpointError, cache_version, load_arrays, load_checkpoint, state_arrays
 from models.name_config import NameClassifierConfig, parameter_shapes
 from models.name_onnx import OnnxNameModel
 from models.name_text import CharVocab, normalise
 from models.softmax import log_softmax, softmax
 
 RUNTIMES = ("onnx", "torch")
-# Besides the weights, what decides a served probability: this file (calibration, how a full name's parts
-# combine), the script, diacritic and particle rules, and how a name is read into characters.
+# Besides the weights and the manifest, what decides a served probability: this file (calibration, how a full
+# name's parts combine), the script, diacritic and particle rules, and how a name is read into characters.
 SERVED_CODE = (Path(__file__), Path(name_scripts.__file__), Path(name_text.__file__))
-
-
-def served_fingerprint(manifest: dict) -> str:
-    """The manifest (temperature, prior adjustment, ...) and SERVED_CODE, hashed: model_version covers the
-    weights only, and rules have changed with the weights unchanged (the Czech -ová factor, session 9)."""
-    h = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode())
-    for path in SERVED_CODE:
-        h.update(path.read_bytes())
-    return h.hexdigest()[:12]
 
 
 def name_config(manifest: dict) -> NameClassifierConfig:
@@ -84,9 +73,7 @@ class NamePredictor:
         self.temperature = float(manifest.get("temperature", 1.0))
         self.prior_shift = prior_shift(manifest.get("prior_adjustment"), len(self.labels))
         self.version: str = manifest["model_version"]
-        # What cached answers are keyed by: a change of rules or calibration must not serve the old answers
-        # (for up to CACHE_TTL_SECONDS), even though clients still see the same model_version.
-        self.cache_version = f"{self.version}/{served_fingerprint(manifest)}"
+        self.cache_version = cache_version(self.version, [manifest], SERVED_CODE)  # cached answers' key
         if len(self.labels) != model.config.num_labels or len(self.vocab) != model.config.vocab_size:
             raise CheckpointError("manifest labels/vocab sizes disagree with the model config")
 

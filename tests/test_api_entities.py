@@ -3,6 +3,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -123,6 +124,34 @@ def test_features_path(client):
 ])
 def test_review_bad_input_is_400(client, body, code):
     assert_error(post(client, "/review-entity", body), 400, code)
+
+
+def test_entity_cache_key_follows_manifest_encoder_and_served_code(app, client, tmp_path, monkeypatch):
+    """As for names: a deploy that changes how a score is computed (the cell, the text encoding, the export's int8
+    calibration) with the same weights must not serve the old scores from Redis."""
+    from models import entity_reviewer
+    reviewer = app.extensions["inference"].registry.entity
+    assert reviewer.cache_version.startswith(reviewer.version + "/")
+    same = entity_reviewer.EntityReviewer(reviewer.encoder, reviewer.rnn, reviewer.manifest)
+    assert same.cache_version == reviewer.cache_version
+    other = entity_reviewer.EntityReviewer(reviewer.encoder, reviewer.rnn, {**reviewer.manifest, "threshold": 0.6})
+    assert other.cache_version != reviewer.cache_version  # the whole manifest counts: cheap to be safe
+    calibration = tmp_path / "encoder_onnx.py"
+    calibration.write_text(Path(entity_reviewer.__file__).with_name("encoder_onnx.py").read_text() + "\n# 512 texts\n")
+    monkeypatch.setattr(entity_reviewer, "SERVED_CODE",
+                        tuple(calibration if f.name == calibration.name else f for f in entity_reviewer.SERVED_CODE))
+    assert entity_reviewer.EntityReviewer(reviewer.encoder, reviewer.rnn, reviewer.manifest).cache_version \
+        != reviewer.cache_version
+
+    post(client, "/review-entity", {"text": "肺炎"})
+    old = reviewer.cache_version
+    reviewer.cache_version = old + "-recalibrated"
+    app.extensions["inference"].cache.clear_local()  # a new deploy: fresh workers, Redis as it was
+    try:
+        r = post(client, "/review-entity", {"text": "肺炎"}).get_json()
+        assert r["cached"] is False and r["model_version"] == reviewer.version
+    finally:
+        reviewer.cache_version = old
 
 
 def test_ready_lists_entity_review(client):
