@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.model_limits import median_ms  # noqa: E402
-from tests.helpers import RedisServer, free_port, spawn_gunicorn, stop_process, wait_http  # noqa: E402
+from tests.helpers import RedisServer, free_port, spawn_gunicorn, stop_process, wait_http, worker_pids  # noqa: E402
 
 SCENARIOS = ["health", "hit", "miss", "batch256", "review_miss", "review_hit", "review_miss_c1"]
 GTHREAD = {"WORKER_CLASS": "gthread", "WORKERS": "2", "THREADS": "4", "TORCH_THREADS": "1"}
@@ -60,14 +60,16 @@ CONFIGS = {
 
 
 def memory_mb(pid: int) -> dict:
-    """RSS (what the target is about) and USS: the pages only this worker holds, i.e. what one more
-    worker costs; the rest of its RSS is shared copy-on-write with the master and the other workers."""
+    """RSS (what the target is about), USS: the pages only this worker holds, i.e. what one more worker costs
+    (the rest of its RSS is shared copy-on-write with the master and the other workers), and PSS: shared pages
+    split between the processes that map them, so the PSS of all of an instance's processes adds up to what
+    a container's cgroup counts (bench/pod_memory.py)."""
     text = Path(f"/proc/{pid}/smaps_rollup").read_text()
     kb = {k: int(v) for k, v in re.findall(r"^(\w+):\s+(\d+) kB", text, re.M)}
-    return {"rss": kb["Rss"] / 1024, "uss": (kb["Private_Clean"] + kb["Private_Dirty"]) / 1024}
+    return {"rss": kb["Rss"] / 1024, "uss": (kb["Private_Clean"] + kb["Private_Dirty"]) / 1024, "pss": kb["Pss"] / 1024}
 
 
-def cpu_seconds(pid: str) -> float:
+def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime, all threads
 
@@ -109,14 +111,10 @@ def gunicorn_service(settings: dict, workdir: Path):
         redis.stop()
 
 
-def worker_pids(proc) -> list[str]:
-    return subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
-
-
 def bench_config(name: str, settings: dict, duration: int, connections: int, workdir: Path,
                  scenarios: list[str] = SCENARIOS) -> dict:
     with gunicorn_service(settings, workdir) as (base, redis, proc, ready_s):
-        workers = worker_pids(proc)
+        workers = sorted(worker_pids(proc.pid))
         results = {}
         for scenario in scenarios:
             c = 1 if scenario.endswith("_c1") else connections
@@ -132,7 +130,7 @@ def bench_config(name: str, settings: dict, duration: int, connections: int, wor
                 if c == 1 or min(result["worker_cpu_split"]) >= IDLE_WORKER_SHARE:
                     break
             results[scenario] = result
-        memory = [memory_mb(int(p)) for p in workers]
+        memory = [memory_mb(p) for p in workers]
         return {"name": name, "ready_s": ready_s, "worker_rss_mb": max(m["rss"] for m in memory),
                 "worker_uss_mb": max(m["uss"] for m in memory), "results": results}
 

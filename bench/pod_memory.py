@@ -1,7 +1,7 @@
 """What one instance (gunicorn master + workers, default settings) holds in memory: the figure a container's
 memory request and limit are sized from (deploy/k8s/service.yaml).
 
-    .venv/bin/python bench/pod_memory.py [--rounds 6]
+    .venv/bin/python bench/pod_memory.py [--rounds 6] [--every N]
 
 Starts redis-server and gunicorn on free loopback ports, then sends --rounds rounds of the largest batches
 the API takes (1,000 names of ~34 characters with all 18 languages; 1,000 entity texts of 62 characters), and
@@ -11,8 +11,6 @@ elsewhere.
 """
 import argparse
 import json
-import re
-import subprocess
 import sys
 import tempfile
 import urllib.request
@@ -20,7 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.helpers import RedisServer, gunicorn  # noqa: E402
+from bench.http_bench import gunicorn_service, memory_mb  # noqa: E402
+from tests.helpers import worker_pids  # noqa: E402
 
 CHARS = "手内肌萎缩病毒性感冒高血压糖尿综合征急慢支气管炎肺结核胃溃疡阑尾脑梗塞肾衰竭" * 2
 
@@ -30,14 +29,10 @@ def post(base: str, path: str, body: dict) -> None:
     urllib.request.urlopen(request, timeout=120).read()
 
 
-def memory(pids: list[str]) -> tuple[list[float], float]:
+def memory(pids: list[int]) -> tuple[list[float], float]:
     """RSS of each process and the sum of their PSS, in MB."""
-    rss, pss = [], 0.0
-    for pid in pids:
-        kb = {k: int(v) for k, v in re.findall(r"^(\w+):\s+(\d+) kB", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.M)}
-        rss.append(kb["Rss"] / 1024)
-        pss += kb["Pss"] / 1024
-    return rss, pss
+    each = [memory_mb(pid) for pid in pids]
+    return [m["rss"] for m in each], sum(m["pss"] for m in each)
 
 
 def main():
@@ -45,21 +40,15 @@ def main():
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--every", type=int, default=0, help="also print after every N rounds (does it level off?)")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        redis = RedisServer(Path(tmp)).start()
-        try:
-            with gunicorn(Path(tmp), REDIS_URL=redis.url) as (base, _, proc):
-                workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
-                pids = [str(proc.pid), *workers]
-                rows = [("after start", *memory(pids))]
-                for r in range(args.rounds):  # fresh inputs every round: cache misses, full forward passes
-                    post(base, "/classify", {"names": [f"Abramovich{r}{i:03d}" + "x" * 20 for i in range(1000)], "top_k": 18})
-                    post(base, "/review-entity", {"texts": [CHARS[i % 20 : i % 20 + 59] + f"{r:03d}" for i in range(1000)]})
-                    if args.every and (r + 1) % args.every == 0 and r + 1 < args.rounds:
-                        rows.append((f"after {r + 1} rounds", *memory(pids)))
-                rows.append((f"after {args.rounds} rounds", *memory(pids)))
-        finally:
-            redis.stop()
+    with tempfile.TemporaryDirectory() as tmp, gunicorn_service({}, Path(tmp)) as (base, _, proc, _):
+        pids = [proc.pid, *sorted(worker_pids(proc.pid))]
+        rows = [("after start", *memory(pids))]
+        for r in range(args.rounds):  # fresh inputs every round: cache misses, full forward passes
+            post(base, "/classify", {"names": [f"Abramovich{r}{i:03d}" + "x" * 20 for i in range(1000)], "top_k": 18})
+            post(base, "/review-entity", {"texts": [CHARS[i % 20 : i % 20 + 59] + f"{r:03d}" for i in range(1000)]})
+            if args.every and (r + 1) % args.every == 0 and r + 1 < args.rounds:
+                rows.append((f"after {r + 1} rounds", *memory(pids)))
+        rows.append((f"after {args.rounds} rounds", *memory(pids)))
     print("| when | RSS MB: master / workers | PSS MB, all processes |")
     print("|---|---|---|")
     for when, rss, pss in rows:

@@ -29,7 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.http_bench import GTHREAD, gunicorn_service, memory_mb, worker_pids  # noqa: E402
+from bench.http_bench import GTHREAD, gunicorn_service, memory_mb  # noqa: E402
+from tests.helpers import worker_pids  # noqa: E402
 
 STOCK = "gunicorn.workers.gthread.ThreadWorker"  # gunicorn's own gthread worker, closes on its event loop
 CONFIGS = {
@@ -178,7 +179,7 @@ def run(name: str, settings: dict, heavy_clients: int, heavy_seconds: float, wor
         [p.join() for p in [prober, *clients]]
         health = summary(next(g for g in got if isinstance(g, list)))
         answered = sorted(a for g in got if isinstance(g, tuple) for a in g[0])
-        rss = max(memory_mb(int(p))["rss"] for p in worker_pids(proc))
+        rss = max(memory_mb(p)["rss"] for p in worker_pids(proc.pid))
         return {"name": name, **quiet, "heavy": health, "batches": len(answered),
                 "batch_p50_s": answered[len(answered) // 2] if answered else None,
                 "batch_max_s": answered[-1] if answered else None,
