@@ -18,18 +18,21 @@ system-deps:  ## Debian packages: redis-server, supervisor (and python3-venv whe
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES) python3-venv; \
 	fi
 
-$(VENV)/.installed: requirements.txt requirements-serve.txt
+# $(VENV) with the pinned requirements file $(1)
+define venv_with
 	$(PY) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -r requirements.txt
+	$(VENV)/bin/pip install -q -r $(1)
+endef
+
+$(VENV)/.installed: requirements.txt requirements-serve.txt
+	$(call venv_with,requirements.txt)
 	touch $@
 
 install: system-deps $(VENV)/.installed  ## venv with pinned requirements (torch==2.13.0 CPU)
 
 install-serve: system-deps  ## venv with only what the service imports (requirements-serve.txt: no torch; the Docker image)
-	$(PY) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -r requirements-serve.txt
+	$(call venv_with,requirements-serve.txt)
 
 serve: install encoder-onnx  ## start redis + gunicorn under supervisor and wait until /ready
 	@mkdir -p $(RUN_DIR)

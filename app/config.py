@@ -62,9 +62,10 @@ def torch_if_used(settings: dict):
     try:
         import torch
     except ImportError as e:
-        raise RuntimeError(f"NAME_RUNTIME={settings['NAME_RUNTIME']} ENTITY_ENCODER_RUNTIME={settings['ENTITY_ENCODER_RUNTIME']}: "
-                           f"the torch runtimes need torch, which this install lacks ({e}); use the default onnx "
-                           f"runtimes, or install requirements.txt") from e
+        raise RuntimeError(f"NAME_RUNTIME={settings['NAME_RUNTIME']} "
+                           f"ENTITY_ENCODER_RUNTIME={settings['ENTITY_ENCODER_RUNTIME']}: the torch runtimes need "
+                           f"torch, which this install lacks ({e}); use the default onnx runtimes, or install "
+                           f"requirements.txt") from e
     return torch
 
 

@@ -78,6 +78,15 @@ def http(method, url, body=None):
         return e.code, json.loads(e.read())
 
 
+def edit_served_code(monkeypatch, module, name: str, tmp_path: Path):
+    """Stand a copy of the file `name` with one line added in for it in `module`.SERVED_CODE: a code change
+    with the weights and the manifest as they were (models.checkpoint.cache_version must notice)."""
+    original = next(f for f in module.SERVED_CODE if Path(f).name == name)
+    edited = tmp_path / name
+    edited.write_text(Path(original).read_text() + "\n# a change\n")
+    monkeypatch.setattr(module, "SERVED_CODE", tuple(edited if f == original else f for f in module.SERVED_CODE))
+
+
 def worker_pids(master_pid: int) -> set[int]:
     out = subprocess.run(["pgrep", "-P", str(master_pid)], capture_output=True, text=True).stdout
     return {int(p) for p in out.split()}

@@ -3,12 +3,11 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from app import create_app
-from tests.helpers import ROOT
+from tests.helpers import ROOT, edit_served_code
 
 from tests.test_api import assert_error, post
 
@@ -136,10 +135,7 @@ def test_entity_cache_key_follows_manifest_encoder_and_served_code(app, client, 
     assert same.cache_version == reviewer.cache_version
     other = entity_reviewer.EntityReviewer(reviewer.encoder, reviewer.rnn, {**reviewer.manifest, "threshold": 0.6})
     assert other.cache_version != reviewer.cache_version  # the whole manifest counts: cheap to be safe
-    calibration = tmp_path / "encoder_onnx.py"
-    calibration.write_text(Path(entity_reviewer.__file__).with_name("encoder_onnx.py").read_text() + "\n# 512 texts\n")
-    monkeypatch.setattr(entity_reviewer, "SERVED_CODE",
-                        tuple(calibration if f.name == calibration.name else f for f in entity_reviewer.SERVED_CODE))
+    edit_served_code(monkeypatch, entity_reviewer, "encoder_onnx.py", tmp_path)  # e.g. the int8 calibration
     assert entity_reviewer.EntityReviewer(reviewer.encoder, reviewer.rnn, reviewer.manifest).cache_version \
         != reviewer.cache_version
 

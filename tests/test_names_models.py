@@ -1,7 +1,6 @@
 """Name encoder, training loop, checkpoint integrity and the committed name checkpoints."""
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from models.name_text import MAX_NAME_CHARS, CharVocab, build_vocab, normalise
 from models.names_data import feminine_form, feminine_rows, load_corpus, transfer_names
 from models.paths import CHECKPOINTS
 from models import train_names
+from tests.helpers import edit_served_code
 
 VOCAB = CharVocab(build_vocab(["abc", "ñó"]))
 
@@ -191,10 +191,7 @@ def test_cache_version_follows_manifest_and_served_code_not_the_runtime(tmp_path
     assert onnx.cache_version.startswith(onnx.version + "/")
     recalibrated = NamePredictor(onnx.model, {**onnx.manifest, "temperature": 2.0})
     assert recalibrated.version == onnx.version and recalibrated.cache_version != onnx.cache_version
-    rules = tmp_path / "name_scripts.py"  # a rule changed in the code, weights and manifest as they were
-    rules.write_text(Path(name_predictor.name_scripts.__file__).read_text() + "\n# a new rule\n")
-    monkeypatch.setattr(name_predictor, "SERVED_CODE",
-                        tuple(rules if f.name == rules.name else f for f in name_predictor.SERVED_CODE))
+    edit_served_code(monkeypatch, name_predictor, "name_scripts.py", tmp_path)  # a rule changed in the code
     assert NamePredictor(onnx.model, onnx.manifest).cache_version != onnx.cache_version
 
 
