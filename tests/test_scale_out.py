@@ -1,5 +1,6 @@
 """Two service instances behind nginx sharing one Redis (loopback only, bounded request counts)."""
 import contextlib
+import gzip
 import json
 import os
 import shutil
@@ -111,6 +112,27 @@ def test_a_shed_batch_reaches_the_client_and_leaves_both_instances_in_rotation(t
         assert {status for status, _ in heavy} == {200, 503}  # each instance admits one at a time
         assert all(detail == ("overloaded", "1") for status, detail in heavy if status == 503)
         assert [classify(lb, f"After{i}")[1] for i in range(4)].count("a") == 2  # both still in rotation
+
+
+def test_nginx_compresses_large_answers_for_clients_that_ask(cluster):
+    lb, _, _ = cluster
+    body = json.dumps({"names": [f"{n}{i}" for i, n in enumerate(["Nakamura", "Ivanov", "Smith", "Rossi"] * 250)],
+                       "top_k": 18}).encode()
+
+    def fetch(data, encoding):
+        req = urllib.request.Request(lb + "/classify", data=data, headers={"Content-Type": "application/json",
+                                                                           **encoding})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.headers, r.read()
+
+    plain_headers, plain = fetch(body, {})
+    headers, packed = fetch(body, {"Accept-Encoding": "gzip"})
+    assert plain_headers.get("Content-Encoding") is None and headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in headers["Vary"] and len(packed) * 10 < len(plain)
+    results = [json.loads(b)["results"] for b in (plain, gzip.decompress(packed))]
+    assert [[{**r, "cached": None} for r in rs] for rs in results] == [[{**r, "cached": None} for r in results[0]]] * 2
+    headers, single = fetch(b'{"name": "Smith"}', {"Accept-Encoding": "gzip"})
+    assert headers.get("Content-Encoding") is None and json.loads(single)["name"] == "Smith"  # too small to gain
 
 
 def exchange(base, path, data=None, headers=None):
