@@ -19,7 +19,8 @@ events happens: `hup` (the master starts new workers, the old ones finish), `kil
 
 Every answer is checked: 200 (or 503 `overloaded`, counted apart), the inputs echoed in input order, and one
 answer for one input the whole run long, whichever worker, reload or cache tier gave it. Garbage must get a
-JSON error under 500, or a close. `lost` counts requests without an answer: a SIGKILLed worker's connections
+JSON error under 500, or a close. Prints the counts, the probes' times and the largest worker's RSS before and
+after. `lost` counts requests without an answer: a SIGKILLed worker's connections
 lose theirs; with `hup` and `redis` alone there should be none. Exit status 1 on any wrong or lost answer.
 """
 import argparse
@@ -39,7 +40,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.http_bench import gunicorn_service  # noqa: E402
+from bench.http_bench import gunicorn_service, memory_mb  # noqa: E402
 from tests.helpers import worker_pids  # noqa: E402
 
 NAMES = ["Nakamura", "Ivanov", "Smith", "Nguyen", "Müller", "O'Neill", "van der Berg", "Kowalski", "Rossi",
@@ -319,7 +320,10 @@ def main():
     with tempfile.TemporaryDirectory() as tmp, gunicorn_service(settings, Path(tmp)) as (base, redis, proc, _):
         soak = Soak(int(base.rsplit(":", 1)[1]))
         chaos = chaos_events(proc, redis, args.chaos, args.every) if args.chaos else None
+        rss = lambda: round(max(memory_mb(p)["rss"] for p in worker_pids(proc.pid)))  # noqa: E731
+        before = rss()
         result = soak.run(args.seconds, args.clients, chaos)
+        result["worker_rss_mb"] = {"before": before, "after": rss()}  # the largest worker's
     print(json.dumps(result, indent=1, ensure_ascii=False))
     counts = result["counts"]
     sys.exit(1 if counts.get("wrong") or (counts.get("lost") and "kill_worker" not in args.chaos) else 0)
