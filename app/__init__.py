@@ -52,9 +52,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["inference"] = ServiceContext(settings, registry, cache, metrics)
     errors.init_app(app)
     app.register_blueprint(views.bp)
+    app.register_blueprint(api_docs())
     _instrument(app, metrics, [o.strip() for o in settings["CORS_ORIGINS"].split(",") if o.strip()],
                 settings["INSTANCE_NAME"])
     return app
+
+
+def api_docs():
+    """Swagger UI at /docs/ over /openapi.json, from the files its package ships (no CDN: works offline)."""
+    from flask_swagger_ui import get_swaggerui_blueprint
+    return get_swaggerui_blueprint("/docs", "/openapi.json", config={
+        "app_name": "Name origin & medical entity review API", "tryItOutEnabled": True})
 
 
 def _instrument(app: Flask, metrics, cors_origins: list[str], instance: str):

@@ -9,8 +9,17 @@ from app.request_ids import HEADER, SANE
 REF = "#/components/schemas/{model}"
 
 
-def _json(model):
-    return {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}}
+def _json(model, examples: dict | None = None):
+    content = {"schema": {"$ref": REF.format(model=model.__name__)}}
+    if examples:  # what /docs/ offers to send (Swagger UI's "Try it out")
+        content["examples"] = {k: {"summary": k, "value": v} for k, v in examples.items()}
+    return {"application/json": content}
+
+
+CLASSIFY_EXAMPLES = {"one name": {"name": "Nakamura"},
+                     "a batch, top answer only": {"names": ["Ivanov", "Nguyen", "van der Berg"], "top_k": 1},
+                     "another model": {"name": "O'Neill", "model": "lstm", "top_k": 5}}
+REVIEW_EXAMPLES = {"one text": {"text": "手内肌萎缩"}, "a batch": {"texts": ["手内肌萎缩", "缩萎肌内手", "高血压"]}}
 
 
 ERROR_DESCRIPTIONS = {408: "request_timeout: the request stopped arriving for REQUEST_READ_TIMEOUT seconds",
@@ -52,10 +61,12 @@ def document() -> dict:
                  "description": "Predictions are statistical estimates, never identity; do not gate anything on them."},
         "paths": {
             "/classify": {"post": {"summary": "Languages/countries a name most likely comes from",
-                                   "requestBody": {"required": True, "content": _json(s.ClassifyRequest)},
+                                   "requestBody": {"required": True,
+                                                   "content": _json(s.ClassifyRequest, CLASSIFY_EXAMPLES)},
                                    "responses": _responses([s.ClassifyResponse, s.ClassifyBatchResponse], *post_errors)}},
             "/review-entity": {"post": {"summary": "Is a candidate string a valid medical entity?",
-                                        "requestBody": {"required": True, "content": _json(s.ReviewRequest)},
+                                        "requestBody": {"required": True,
+                                                        "content": _json(s.ReviewRequest, REVIEW_EXAMPLES)},
                                         "responses": _responses([s.ReviewResponse, s.ReviewBatchResponse,
                                                                  s.FeatureReviewResponse], *post_errors)}},
             "/health": {"get": {"summary": "Liveness", "responses": _responses([s.Health])}},

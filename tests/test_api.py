@@ -269,6 +269,24 @@ def test_health_ready_metrics_openapi(client):
     validate(doc)  # a valid OpenAPI 3.1 document, as generators and schemathesis read it
 
 
+def test_api_docs_page_is_served_offline_and_its_examples_answer(client):
+    assert client.get("/docs").headers["Location"].endswith("/docs/")
+    page = client.get("/docs/")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert '"url": "/openapi.json"' in html and "/docs/swagger-ui-bundle.js" in html  # no CDN: the package's files
+    bundle = client.get("/docs/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and "javascript" in bundle.mimetype and len(bundle.data) > 100_000
+    assert_error(client.get("/docs/no-such-file.js"), 404, "not_found")
+    doc = client.get("/openapi.json").get_json()
+    for path in ("/classify", "/review-entity"):  # what "Try it out" sends must work
+        examples = doc["paths"][path]["post"]["requestBody"]["content"][JSON]["examples"]
+        assert len(examples) >= 2
+        for example in examples.values():
+            r = post(client, path, example["value"])
+            assert r.status_code == 200, (path, example, r.get_json())
+
+
 def test_ready_is_503_without_models(redis_server):
     app = create_app({"REDIS_URL": redis_server.url, "LOAD_MODELS": False})
     r = app.test_client().get("/ready")

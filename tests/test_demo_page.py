@@ -90,3 +90,16 @@ def test_reviewing_an_entity_shows_the_verdict_and_unknown_characters(server, pa
     page.wait_for_function(f"{verdict}.includes('does not know: 😀')", timeout=10_000)
     assert page.inner_text("#verdict").startswith("Not a valid medical entity (score 0.00)")
     assert page.console_errors == []
+
+
+def test_api_docs_page_sends_its_examples_from_the_browser(server, page, tmp_path):
+    page.goto(server + "/docs/")
+    operation = page.locator("#operations-default-post_classify")
+    operation.locator(".opblock-summary").click()  # expand POST /classify
+    operation.locator("button.execute").click()  # "Try it out" is on: send the first example as it stands
+    status = operation.locator(".live-responses-table tr.response .response-col_status").first
+    status.wait_for(timeout=10_000)
+    assert status.inner_text().strip() == "200"
+    assert "Japanese" in operation.locator(".live-responses-table .microlight").first.inner_text()
+    page.screenshot(path=str(tmp_path / "docs.png"), full_page=True)
+    assert page.console_errors == []

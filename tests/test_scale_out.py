@@ -133,6 +133,9 @@ def test_nginx_compresses_large_answers_for_clients_that_ask(cluster):
     assert [[{**r, "cached": None} for r in rs] for rs in results] == [[{**r, "cached": None} for r in results[0]]] * 2
     headers, single = fetch(b'{"name": "Smith"}', {"Accept-Encoding": "gzip"})
     assert headers.get("Content-Encoding") is None and json.loads(single)["name"] == "Smith"  # too small to gain
+    req = urllib.request.Request(lb + "/docs/swagger-ui-bundle.js", headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(req, timeout=30) as r:  # the API reference's largest file
+        assert r.headers["Content-Encoding"] == "gzip" and b"SwaggerUIBundle" in gzip.decompress(r.read())
 
 
 def exchange(base, path, data=None, headers=None):
