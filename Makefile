@@ -10,7 +10,7 @@ export BIND ?= 127.0.0.1:8000
 export WORKERS ?= 2
 APT_PACKAGES := redis-server supervisor curl
 
-.PHONY: system-deps test-deps install install-serve encoder-onnx serve stop status logs test train-names evaluate-names pretrain-encoder train-entities evaluate-entities bench clean
+.PHONY: system-deps test-deps install install-serve encoder-onnx serve reload stop status logs test train-names evaluate-names pretrain-encoder train-entities evaluate-entities bench clean
 
 system-deps:  ## Debian packages: redis-server, supervisor (and python3-venv where missing)
 	@if ! command -v redis-server >/dev/null || ! command -v supervisord >/dev/null || ! command -v curl >/dev/null \
@@ -44,6 +44,11 @@ serve: install encoder-onnx  ## start redis + gunicorn under supervisor and wait
 
 encoder-onnx: install  ## export the entity encoder for ONNX Runtime once (models/encoder_onnx.py; cached in .cache/onnx)
 	$(VENV)/bin/python -m models.encoder_onnx > /dev/null
+
+reload:  ## after new checkpoints or code: fresh workers load them while the old ones finish (HUP; nothing dropped)
+	supervisorctl -c deploy/supervisord.conf signal HUP gunicorn
+	@for i in $$(seq 1 30); do sleep 1; curl -sf http://$(BIND)/ready && echo && exit 0; done; \
+	  echo "not ready after the reload; see $(RUN_DIR)/gunicorn.log"; exit 1
 
 stop:
 	-supervisorctl -c deploy/supervisord.conf shutdown

@@ -1,11 +1,12 @@
-"""End to end: supervisord with the project's config runs redis + gunicorn; real HTTP; a worker is SIGKILLed."""
+"""End to end: supervisord with the project's config runs redis + gunicorn; real HTTP; a worker is SIGKILLed;
+`make reload`."""
 import os
 import signal
 import subprocess
 import time
 import urllib.request
 
-from tests.helpers import http, wait_http, worker_pids
+from tests.helpers import ROOT, http, wait_http, worker_pids
 
 
 def test_supervised_stack_survives_a_killed_worker(stack):
@@ -41,3 +42,12 @@ def test_supervised_stack_survives_a_killed_worker(stack):
     assert failures.count(200) == 40
     metrics = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
     assert "http_requests_total" in metrics
+
+    # `make reload` (new checkpoints or code): every worker replaced, the master kept, the service ready
+    reload = subprocess.run(["make", "-s", "reload"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert reload.returncode == 0 and '"status":"ready"' in reload.stdout, reload.stdout + reload.stderr
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (worker_pids(master) & now or len(worker_pids(master)) != 2):
+        time.sleep(0.2)  # the old workers finish what they hold, then exit
+    assert len(worker_pids(master)) == 2 and not worker_pids(master) & now
+    assert http("POST", base + "/classify", {"name": "Yamamoto"})[0] == 200
