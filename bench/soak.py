@@ -11,6 +11,8 @@ thread picks, again and again, one kind of client (KINDS):
   are sent again on new connections);
 - slow_reader: 1,000 names with all 18 languages (~1.5 MB) through a 4 KiB receive window;
 - chunked (`Transfer-Encoding: chunked`), expect (`Expect: 100-continue`), entity batches;
+- heavy: 100 entity texts of ~20 characters, a batch a worker admits only while it has room; after a 503
+  `overloaded` it tries once more after `Retry-After`;
 - cut_off: a request stopped midway and reset; abandon: a request whose client leaves before its answer;
 - garbage: binary junk, HTTP/9.9, a negative Content-Length, truncated JSON, invalid UTF-8, deep nesting.
 Meanwhile a prober times GET /health every 0.1 s, and every `--every` seconds (±30 %) the next of the `--chaos`
@@ -208,6 +210,20 @@ class Soak:
         self.check("/review-entity", *conn.answer()[::2], texts)
         conn.close()
 
+    def heavy(self, rng):
+        """A batch the worker admits only while it has room (README, "Limits"): on 503 `overloaded`, one retry
+        after its Retry-After, as a client should."""
+        texts = [f"{rng.choice(TEXTS)}{rng.choice(TEXTS)}{rng.choice(TEXTS)}{rng.randint(0, 10**6)}" for _ in range(100)]
+        for attempt in range(2):
+            conn = Connection(self.port)
+            conn.sock.sendall(request("/review-entity", {"texts": texts}))
+            status, headers, data = conn.answer()
+            conn.close()
+            if status != 503 or attempt:
+                break
+            time.sleep(float(headers.get("retry-after", "1")))
+        self.check("/review-entity", status, data, texts)
+
     def cut_off(self, rng):
         conn = Connection(self.port)
         whole = request("/classify", {"names": [rng.choice(NAMES) for _ in range(200)]})
@@ -242,7 +258,7 @@ class Soak:
         conn.close()
 
     KINDS = {"keepalive": 6, "pipelined": 3, "slow_reader": 1, "chunked": 2, "expect": 2, "entities": 2,
-             "cut_off": 2, "abandon": 2, "garbage": 2}
+             "heavy": 1, "cut_off": 2, "abandon": 2, "garbage": 2}
 
     def client(self, seed: int, until: float):
         rng = random.Random(seed)
