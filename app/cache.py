@@ -58,9 +58,11 @@ class LocalTier:
 
 
 class PredictionCache:
-    # Whole responses are remembered only for bodies up to this size: single names and small batches,
-    # so the response tier holds at most local_items x (512 + response) bytes.
+    # Whole responses are remembered only for bodies and answers up to these sizes: single names and small
+    # batches, so the tier holds at most local_items x 4.5 KB (~9 MB) per worker. Bounding the body alone had let
+    # 40 names with all 18 languages each (a 452-byte body, a 63 KB answer) take 2,048 entries to ~128 MB.
     MAX_REMEMBERED_BODY = 512
+    MAX_REMEMBERED_RESPONSE = 4096
 
     def __init__(self, url: str, ttl: int, socket_timeout: float, retry_after: float, metrics=None, local_items: int = 0,
                  remember_responses: bool = False):
@@ -90,7 +92,7 @@ class PredictionCache:
 
     def put_response(self, key: tuple, body: bytes, data: bytes, items: int):
         """Remember a response whose every item was a cache hit; `key` holds the endpoint and model versions."""
-        if self.responses and len(body) <= self.MAX_REMEMBERED_BODY:
+        if self.responses and len(body) <= self.MAX_REMEMBERED_BODY and len(data) <= self.MAX_REMEMBERED_RESPONSE:
             self.responses.put((*key, body), (data, items))
 
     def client(self) -> redis.Redis:
