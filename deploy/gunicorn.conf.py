@@ -69,5 +69,5 @@ def post_fork(server, worker):
 
 
 def child_exit(server, worker):
-    from prometheus_client import multiprocess
-    multiprocess.mark_process_dead(worker.pid)
+    from app.metrics import archive_dead_worker
+    archive_dead_worker(worker.pid)  # its counts kept in one archive file, its own files gone
