@@ -5,11 +5,14 @@ that directory and /metrics aggregates all of them.
 """
 import contextlib
 import fcntl
+import logging
 import os
+import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.mmap_dict import MmapedDict
 
+log = logging.getLogger("gunicorn.error")
 CACHE_EVENTS = ("local_hit", "hit", "miss", "error", "skipped")
 UNREAD_REASONS = ("unsupported_script", "unknown_characters")
 CLOSE_REASONS = ("request_timeout", "silent", "response_timeout", "stopping")
@@ -68,12 +71,30 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+ARCHIVE_LOCK_WAIT = 2.0  # seconds
+
+
 @contextlib.contextmanager
-def files_locked(path: str, exclusive: bool):
-    """The multiprocess directory's lock: scrapes share it, folding a dead worker's files in takes it alone."""
+def files_locked(path: str, exclusive: bool, wait: float | None = None):
+    """The multiprocess directory's lock: scrapes share it, folding a dead worker's files in takes it alone.
+    Yields False if `wait` seconds passed without it."""
     with open(os.path.join(path, "files.lock"), "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        yield
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        if wait is None:
+            fcntl.flock(f, mode)
+            yield True
+            return
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(f, mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.01)
+        yield True
 
 
 def archive_dead_worker(pid: int, path: str | None = None):
@@ -84,7 +105,12 @@ def archive_dead_worker(pid: int, path: str | None = None):
     26 ms (docs/benchmarks.md, "Session 18")."""
     path = path or os.environ["PROMETHEUS_MULTIPROC_DIR"]
     multiprocess.mark_process_dead(pid, path)
-    with files_locked(path, exclusive=True):  # a scrape sees the counts in the worker's file or the archive, once
+    # A scrape sees the counts in the worker's file or in the archive, once. The master waits for scrapes at most
+    # ARCHIVE_LOCK_WAIT (a worker stopped mid-scrape must not stall it); then the files stay, counted as before.
+    with files_locked(path, exclusive=True, wait=ARCHIVE_LOCK_WAIT) as locked:
+        if not locked:
+            log.warning("metrics files of worker %s left as they are: the directory stayed locked", pid)
+            return
         for kind in ("counter", "histogram"):
             dead = os.path.join(path, f"{kind}_{pid}.db")
             if not os.path.exists(dead):

@@ -127,3 +127,36 @@ def test_reloads_keep_every_count_in_metrics_and_the_metrics_files_do_not_pile_u
         # the two live workers' files (at most a counter, a histogram and a live gauge file or two each) and
         # the two archives; twelve exited workers would have left up to 24 more
         assert {"counter_archive.db", "histogram_archive.db"} <= set(db) and len(db) <= 12, db
+
+
+def test_archiving_sums_a_dead_workers_counts_and_waits_for_scrapes_only_so_long(tmp_path, monkeypatch):
+    from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+    from prometheus_client.mmap_dict import MmapedDict, mmap_key
+
+    from app import metrics
+    key = mmap_key("requests_total", "requests_total", ["status"], ["200"], "help")
+    for pid, value in ((101, 3.0), (102, 4.0)):  # two workers' counter files
+        f = MmapedDict(str(tmp_path / f"counter_{pid}.db"))
+        f.write_value(key, value, 0.0)
+        f.close()
+
+    def total():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=str(tmp_path))
+        return re.search(rb'requests_total\{status="200"\} (\S+)', generate_latest(registry)).group(1)
+
+    metrics.archive_dead_worker(101, str(tmp_path))
+    metrics.archive_dead_worker(102, str(tmp_path))
+    assert sorted(f.name for f in tmp_path.glob("*.db")) == ["counter_archive.db"] and total() == b"7.0"
+
+    f = MmapedDict(str(tmp_path / "counter_103.db"))
+    f.write_value(key, 1.0, 0.0)
+    f.close()
+    monkeypatch.setattr(metrics, "ARCHIVE_LOCK_WAIT", 0.2)
+    with metrics.files_locked(str(tmp_path), exclusive=False):  # a scrape that never ends
+        started = time.monotonic()
+        metrics.archive_dead_worker(103, str(tmp_path))
+        assert time.monotonic() - started < 1.0
+    assert (tmp_path / "counter_103.db").exists() and total() == b"8.0"  # left as it was, still counted
+    metrics.archive_dead_worker(103, str(tmp_path))
+    assert not (tmp_path / "counter_103.db").exists() and total() == b"8.0"
