@@ -160,8 +160,12 @@ def test_nginx_passes_request_ids_and_answers_its_own_errors_in_json(cluster, tm
 
     status, headers, body = exchange(lb, "/classify", data=b'{"name": "' + b"x" * (3 << 20) + b'"}')
     assert status == 413 and body["error"]["code"] == "payload_too_large" and headers["X-Request-ID"]
-    status_line, headers, raw = raw_exchange(int(lb.rsplit(":", 1)[1]), b"GARBAGE\r\n\r\n")
-    assert status_line.startswith("HTTP/1.1 400 ") and json.loads(raw)["error"]["code"] == "bad_request"
+    for request, status, code in ((b"GARBAGE\r\n\r\n", 400, "bad_request"),
+                                  (b"GET / HTTP/9.9\r\n\r\n", 505, "http_version_not_supported"),
+                                  (b"POST /classify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501,
+                                   "not_implemented")):
+        status_line, headers, raw = raw_exchange(int(lb.rsplit(":", 1)[1]), request)
+        assert status_line.startswith(f"HTTP/1.1 {status} ") and json.loads(raw)["error"]["code"] == code, raw
 
     for p in procs.values():
         stop_process(p)
