@@ -21,7 +21,7 @@ events happens: `hup` (the master starts new workers, the old ones finish), `kil
 
 Every answer is checked: 200 (or 503 `overloaded`, counted apart), the inputs echoed in input order, and one
 answer for one input the whole run long, whichever worker, reload or cache tier gave it. Garbage must get a
-JSON error under 500, or a close. Prints the counts, the probes' times and the largest worker's RSS before and
+JSON error (under 500, or nginx's 501 and 505), or a close. Prints the counts, the probes' times and the largest worker's RSS before and
 after. `lost` counts requests without an answer: a SIGKILLed worker's connections
 lose theirs; with `hup` and `redis` alone there should be none. Exit status 1 on any wrong or lost answer.
 """
@@ -253,7 +253,8 @@ class Soak:
         except (EOFError, ConnectionError):
             self.note("garbage_closed")
         else:
-            ok = status < 500 and data.startswith(b'{"error"')
+            # 501 and 505 are refusals of the request itself (nginx: a Transfer-Encoding it lacks, HTTP/9.9)
+            ok = (status < 500 or status in (501, 505)) and data.startswith(b'{"error"')
             self.note("garbage_refused" if ok else "wrong", "" if ok else f"garbage: {status} {data[:100]!r}")
         conn.close()
 

@@ -4,15 +4,18 @@ import gzip
 import json
 import os
 import shutil
+import signal
 import string
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from tests.helpers import ROOT, RedisServer, free_port, raw_exchange, spawn_gunicorn, stop_process, wait_http
+from tests.helpers import (ROOT, RedisServer, free_port, raw_exchange, spawn_gunicorn, stop_process, wait_http,
+                           worker_pids)
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx not installed (make test installs it)")
@@ -75,6 +78,29 @@ def test_two_instances_share_cache_and_survive_one_stopping(cluster):
     after = [classify(lb, f"Afterstop{i}") for i in range(30)]
     assert all(code == 200 for code, _, _ in after)  # nginx retried on a: no request lost
     assert {inst for _, inst, _ in after} == {"a"}
+
+
+def test_workers_killed_on_both_instances_within_fail_timeout_cost_no_request(cluster):
+    # A worker killed with requests in flight is a failure of its instance for nginx, marked for fail_timeout (5 s)
+    # though its master has a new worker serving within a second; nginx retries those requests on the other
+    # instance. Without the backup peers, a worker killed there too within those 5 s left no live upstream: 502.
+    lb, _, procs = cluster
+
+    def batches_while_killing(name, tag):
+        answers = []
+        senders = [threading.Thread(target=lambda k=k: answers.append(post(lb, "/classify", {
+            "names": [f"Abramovich{tag}{k}x{i:04d}" + "y" * 20 for i in range(1000)]}))) for k in range(2)]
+        for t in senders:
+            t.start()
+        time.sleep(0.15)  # both batches computing (~0.4 s each)
+        os.kill(min(worker_pids(procs[name].pid)), signal.SIGKILL)
+        for t in senders:
+            t.join()
+        return answers
+
+    assert batches_while_killing("a", "first") == [(200, None)] * 2  # a's batch retried on b
+    assert batches_while_killing("b", "second") == [(200, None)] * 2  # a marked failed: b's retried on a's backup
+    assert [post(lb, "/classify", {"name": f"Later{i}"}) for i in range(6)] == [(200, None)] * 6
 
 
 def post(base, path, body):
