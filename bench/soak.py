@@ -1,9 +1,10 @@
 """Every kind of client at once, through reloads, worker kills and Redis restarts: is any answer lost or wrong?
 
     .venv/bin/python bench/soak.py [--seconds 60] [--clients 16] [--chaos hup redis kill_worker] [--every 5]
-                                   [--set KEY=VALUE ...]
+                                   [--nginx] [--set KEY=VALUE ...]
 
-One redis-server and gunicorn (deploy/gunicorn.conf.py, default settings) on free loopback ports. Each client
+One redis-server and gunicorn (deploy/gunicorn.conf.py, default settings) on free loopback ports; with --nginx,
+two one-worker instances behind deploy/nginx.conf sharing the redis-server (tests/helpers.run_cluster). Each client
 thread picks, again and again, one kind of client (KINDS):
 - keepalive: 1-30 requests on one connection, single names and batches of up to 300 names; on
   `Connection: close` it opens a new connection, as every HTTP/1.1 client does;
@@ -26,6 +27,7 @@ after. `lost` counts requests without an answer: a SIGKILLed worker's connection
 lose theirs; with `hup` and `redis` alone there should be none. Exit status 1 on any wrong or lost answer.
 """
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -43,7 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.http_bench import gunicorn_service, memory_mb  # noqa: E402
-from tests.helpers import worker_pids  # noqa: E402
+from tests.helpers import RedisServer, run_cluster, worker_pids  # noqa: E402
 
 NAMES = ["Nakamura", "Ivanov", "Smith", "Nguyen", "Müller", "O'Neill", "van der Berg", "Kowalski", "Rossi",
          "Papadopoulos", "García", "Kim", "Dvořák", "MacDonald", "Dubois", "Silva", "Haddad", "Zhang"]
@@ -302,8 +304,9 @@ class Soak:
                 "health_ms": {"p50": round(probes[len(probes) // 2], 1), "max": round(probes[-1], 1)} if probes else {}}
 
 
-def chaos_events(master, redis, events: list[str], every: float, log=print, seed: int = 99):
-    """A function for Soak.run: the next of `events`, in turn, every `every` seconds (±30 %) until the run ends."""
+def chaos_events(masters: list, redis, events: list[str], every: float, log=print, seed: int = 99):
+    """A function for Soak.run: the next of `events`, in turn, every `every` seconds (±30 %) until the run ends;
+    `hup` and `kill_worker` go to the gunicorn masters in turn."""
     rng = random.Random(seed)
 
     def run(until: float):
@@ -311,7 +314,7 @@ def chaos_events(master, redis, events: list[str], every: float, log=print, seed
             time.sleep(every * rng.uniform(0.7, 1.3))
             if time.monotonic() > until - 2:
                 return
-            event = events[i % len(events)]
+            event, master = events[i % len(events)], masters[i // len(events) % len(masters)]
             if event == "hup":
                 master.send_signal(signal.SIGHUP)
             elif event == "kill_worker" and (workers := sorted(worker_pids(master.pid))):
@@ -320,8 +323,23 @@ def chaos_events(master, redis, events: list[str], every: float, log=print, seed
                 redis.stop()
                 time.sleep(0.5)
                 redis.start()
-            log(f"{time.monotonic():.1f} {event}")
+            log(f"{time.monotonic():.1f} {event}" + (f" (instance {masters.index(master) + 1})" if len(masters) > 1 else ""))
     return run
+
+
+@contextlib.contextmanager
+def service(settings: dict, workdir: Path, nginx: bool):
+    """(port the clients use, redis-server, gunicorn masters): one instance, or two behind nginx (deploy/nginx.conf)."""
+    if not nginx:
+        with gunicorn_service(settings, workdir) as (base, redis, proc, _):
+            yield int(base.rsplit(":", 1)[1]), redis, [proc]
+        return
+    redis = RedisServer(workdir).start()
+    try:
+        with run_cluster(workdir, redis, **settings) as (lb, _, procs):
+            yield int(lb.rsplit(":", 1)[1]), redis, list(procs.values())
+    finally:
+        redis.stop()
 
 
 def main():
@@ -330,14 +348,15 @@ def main():
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--chaos", nargs="*", default=["hup", "redis"], choices=["hup", "kill_worker", "redis"])
     ap.add_argument("--every", type=float, default=5.0, help="seconds between chaos events (±30 %%)")
+    ap.add_argument("--nginx", action="store_true", help="two one-worker instances behind deploy/nginx.conf")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="service settings, e.g. WORKER_CLASS=gunicorn.workers.gthread.ThreadWorker (gunicorn's own)")
     args = ap.parse_args()
     settings = dict(item.split("=", 1) for item in args.set)
-    with tempfile.TemporaryDirectory() as tmp, gunicorn_service(settings, Path(tmp)) as (base, redis, proc, _):
-        soak = Soak(int(base.rsplit(":", 1)[1]))
-        chaos = chaos_events(proc, redis, args.chaos, args.every) if args.chaos else None
-        rss = lambda: round(max(memory_mb(p)["rss"] for p in worker_pids(proc.pid)))  # noqa: E731
+    with tempfile.TemporaryDirectory() as tmp, service(settings, Path(tmp), args.nginx) as (port, redis, masters):
+        soak = Soak(port)
+        chaos = chaos_events(masters, redis, args.chaos, args.every) if args.chaos else None
+        rss = lambda: round(max(memory_mb(p)["rss"] for m in masters for p in worker_pids(m.pid)))  # noqa: E731
         before = rss()
         result = soak.run(args.seconds, args.clients, chaos)
         result["worker_rss_mb"] = {"before": before, "after": rss()}  # the largest worker's

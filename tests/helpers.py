@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import socket
+import string
 import subprocess
 import sys
 import time
@@ -165,3 +166,37 @@ def metric(base: str, series: str) -> float:
         text = r.read().decode()
     found = re.search(rf"^{re.escape(series)} (\S+)$", text, re.M)
     return float(found.group(1)) if found else 0.0
+
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+
+
+@contextlib.contextmanager
+def run_cluster(tmp_path, redis_server: "RedisServer | None" = None, **settings):
+    """nginx (deploy/nginx.conf) in front of two one-worker instances a and b sharing one Redis (`redis_server`, or
+    one of its own): yields (nginx's URL, {name: instance URL}, {name: gunicorn master process})."""
+    own_redis = redis_server is None
+    server = redis_server or RedisServer(tmp_path).start()
+    ports = {"a": free_port(), "b": free_port()}
+    procs = {name: spawn_gunicorn(tmp_path, port, open(tmp_path / f"{name}.log", "w"), WORKERS="1", INSTANCE_NAME=name,
+                                  REDIS_URL=server.url, **settings)
+             for name, port in ports.items()}
+    lb_port = free_port()
+    conf = string.Template((ROOT / "deploy/nginx.conf").read_text()).safe_substitute(
+        LISTEN=f"127.0.0.1:{lb_port}", UPSTREAM_A=f"127.0.0.1:{ports['a']}", UPSTREAM_B=f"127.0.0.1:{ports['b']}",
+        RUN_DIR=str(tmp_path))
+    (tmp_path / "nginx.conf").write_text(conf)
+    try:
+        for port in ports.values():
+            wait_http(f"http://127.0.0.1:{port}/ready", timeout=90)
+        subprocess.run([NGINX, "-c", str(tmp_path / "nginx.conf"), "-e", str(tmp_path / "nginx-error.log")], check=True)
+        lb = f"http://127.0.0.1:{lb_port}"
+        wait_http(lb + "/ready")
+        yield lb, {k: f"http://127.0.0.1:{p}" for k, p in ports.items()}, procs
+    finally:
+        subprocess.run([NGINX, "-c", str(tmp_path / "nginx.conf"), "-e", str(tmp_path / "nginx-error.log"), "-s", "stop"],
+                       capture_output=True)
+        for p in procs.values():
+            stop_process(p)
+        if own_redis:
+            server.stop()

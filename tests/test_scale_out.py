@@ -1,12 +1,8 @@
 """Two service instances behind nginx sharing one Redis (loopback only, bounded request counts)."""
-import contextlib
 import gzip
 import json
 import os
-import shutil
 import signal
-import string
-import subprocess
 import threading
 import time
 import urllib.error
@@ -14,10 +10,8 @@ import urllib.request
 
 import pytest
 
-from tests.helpers import (ROOT, RedisServer, free_port, raw_exchange, spawn_gunicorn, stop_process, wait_http,
-                           worker_pids)
+from tests.helpers import NGINX, raw_exchange, run_cluster, stop_process, worker_pids
 
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx not installed (make test installs it)")
 
 
@@ -34,32 +28,6 @@ def cluster(tmp_path):
         yield c
 
 
-@contextlib.contextmanager
-def run_cluster(tmp_path, **settings):
-    """nginx (deploy/nginx.conf) in front of two one-worker instances a and b sharing one Redis."""
-    redis = RedisServer(tmp_path).start()
-    ports = {"a": free_port(), "b": free_port()}
-    procs = {name: spawn_gunicorn(tmp_path, port, open(tmp_path / f"{name}.log", "w"), WORKERS="1", INSTANCE_NAME=name,
-                                  REDIS_URL=redis.url, **settings)
-             for name, port in ports.items()}
-    lb_port = free_port()
-    conf = string.Template((ROOT / "deploy/nginx.conf").read_text()).safe_substitute(
-        LISTEN=f"127.0.0.1:{lb_port}", UPSTREAM_A=f"127.0.0.1:{ports['a']}", UPSTREAM_B=f"127.0.0.1:{ports['b']}",
-        RUN_DIR=str(tmp_path))
-    (tmp_path / "nginx.conf").write_text(conf)
-    try:
-        for port in ports.values():
-            wait_http(f"http://127.0.0.1:{port}/ready", timeout=90)
-        subprocess.run([NGINX, "-c", str(tmp_path / "nginx.conf"), "-e", str(tmp_path / "nginx-error.log")], check=True)
-        lb = f"http://127.0.0.1:{lb_port}"
-        wait_http(lb + "/ready")
-        yield lb, {k: f"http://127.0.0.1:{p}" for k, p in ports.items()}, procs
-    finally:
-        subprocess.run([NGINX, "-c", str(tmp_path / "nginx.conf"), "-e", str(tmp_path / "nginx-error.log"), "-s", "stop"],
-                       capture_output=True)
-        for p in procs.values():
-            stop_process(p)
-        redis.stop()
 
 
 def test_two_instances_share_cache_and_survive_one_stopping(cluster):

@@ -8,7 +8,7 @@ def test_every_kind_of_client_through_reloads_and_redis_restarts_gets_every_answ
     events = []
     try:
         with gunicorn(tmp_path, REDIS_URL=redis.url) as (_, port, master):
-            result = Soak(port).run(16, 8, chaos_events(master, redis, ["hup", "redis"], 3.0, log=events.append))
+            result = Soak(port).run(16, 8, chaos_events([master], redis, ["hup", "redis"], 3.0, log=events.append))
     finally:
         redis.stop()
     counts = result["counts"]
