@@ -177,16 +177,15 @@ def run_cluster(tmp_path, redis_server: "RedisServer | None" = None, **settings)
     one of its own): yields (nginx's URL, {name: instance URL}, {name: gunicorn master process})."""
     own_redis = redis_server is None
     server = redis_server or RedisServer(tmp_path).start()
-    ports = {"a": free_port(), "b": free_port()}
-    procs = {name: spawn_gunicorn(tmp_path, port, open(tmp_path / f"{name}.log", "w"), WORKERS="1", INSTANCE_NAME=name,
-                                  REDIS_URL=server.url, **settings)
-             for name, port in ports.items()}
-    lb_port = free_port()
+    ports, procs, lb_port = {"a": free_port(), "b": free_port()}, {}, free_port()
     conf = string.Template((ROOT / "deploy/nginx.conf").read_text()).safe_substitute(
         LISTEN=f"127.0.0.1:{lb_port}", UPSTREAM_A=f"127.0.0.1:{ports['a']}", UPSTREAM_B=f"127.0.0.1:{ports['b']}",
         RUN_DIR=str(tmp_path))
     (tmp_path / "nginx.conf").write_text(conf)
     try:
+        for name, port in ports.items():
+            procs[name] = spawn_gunicorn(tmp_path, port, open(tmp_path / f"{name}.log", "w"), WORKERS="1",
+                                         INSTANCE_NAME=name, REDIS_URL=server.url, **settings)
         for port in ports.values():
             wait_http(f"http://127.0.0.1:{port}/ready", timeout=90)
         subprocess.run([NGINX, "-c", str(tmp_path / "nginx.conf"), "-e", str(tmp_path / "nginx-error.log")], check=True)
