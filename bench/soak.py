@@ -323,7 +323,8 @@ def chaos_events(masters: list, redis, events: list[str], every: float, log=prin
                 redis.stop()
                 time.sleep(0.5)
                 redis.start()
-            log(f"{time.monotonic():.1f} {event}" + (f" (instance {masters.index(master) + 1})" if len(masters) > 1 else ""))
+            of_one = len(masters) > 1 and event != "redis"  # the redis-server is shared
+            log(f"{time.monotonic():.1f} {event}" + (f" (instance {masters.index(master) + 1})" if of_one else ""))
     return run
 
 
