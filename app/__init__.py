@@ -65,6 +65,12 @@ def api_docs():
         "app_name": "Name origin & medical entity review API", "tryItOutEnabled": True})
 
 
+# What a browser on another origin may send and read: its own request id, and the id, instance and
+# Retry-After (503 overloaded) of an answer; without these, fetch() refuses the first and hides the others.
+CORS_REQUEST_HEADERS = "Content-Type, X-Request-ID"
+CORS_RESPONSE_HEADERS = "X-Request-ID, X-Instance, Retry-After"
+
+
 def _instrument(app: Flask, metrics, cors_origins: list[str], instance: str):
     from app.request_ids import with_request_ids
     app.wsgi_app = with_request_ids(app.wsgi_app)
@@ -82,7 +88,10 @@ def _instrument(app: Flask, metrics, cors_origins: list[str], instance: str):
         origin = request.headers.get("Origin")
         if origin and ("*" in cors_origins or origin in cors_origins):
             response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+            response.headers["Access-Control-Allow-Headers"] = CORS_REQUEST_HEADERS
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-            response.headers["Vary"] = "Origin"
+            response.headers["Access-Control-Expose-Headers"] = CORS_RESPONSE_HEADERS
+            if request.method == "OPTIONS":  # a preflight: the browser may skip the next ones for 10 min
+                response.headers["Access-Control-Max-Age"] = "600"
+            response.vary.add("Origin")
         return response

@@ -312,8 +312,14 @@ def test_cors_only_for_configured_origins(redis_server):
     c = app.test_client()
     ok = c.post("/classify", json={"name": "Smith"}, headers={"Origin": "https://forms.example"})
     assert ok.headers["Access-Control-Allow-Origin"] == "https://forms.example"
+    assert "Retry-After" in ok.headers["Access-Control-Expose-Headers"] and "Access-Control-Max-Age" not in ok.headers
+    assert ok.headers["Vary"] == "Origin"  # caches keep one answer per origin
+    preflight = c.options("/classify", headers={"Origin": "https://forms.example", "Access-Control-Request-Method": "POST",
+                                                "Access-Control-Request-Headers": "content-type,x-request-id"})
+    assert preflight.status_code == 200 and preflight.headers["Access-Control-Max-Age"] == "600"
+    assert "X-Request-ID" in preflight.headers["Access-Control-Allow-Headers"]  # a browser may send its own id
     other = c.post("/classify", json={"name": "Smith"}, headers={"Origin": "https://evil.example"})
-    assert "Access-Control-Allow-Origin" not in other.headers
+    assert not [h for h in other.headers.keys() if h.startswith("Access-Control-")]
 
 
 def test_every_response_carries_a_request_id_the_callers_when_sane(client):

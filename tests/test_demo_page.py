@@ -105,3 +105,29 @@ def test_api_docs_page_sends_its_examples_from_the_browser(server, page, tmp_pat
     assert "Japanese" in operation.locator(".live-responses-table .microlight").first.inner_text()
     page.screenshot(path=str(tmp_path / "docs.png"), full_page=True)
     assert page.console_errors == []
+
+
+def test_a_page_on_another_origin_sends_its_request_id_and_reads_the_answers(page, redis_server):
+    """A signup form served from its own origin calls the API with CORS: the preflight allows X-Request-ID, and
+    the answer's X-Request-ID, X-Instance and a 503's Retry-After are readable from JavaScript."""
+    from app import create_app
+    form_port, api_port = free_port(), free_port()
+    form_origin = f"http://127.0.0.1:{form_port}"
+    api = create_app({"REDIS_URL": redis_server.url, "NAME_MODELS": "gru", "ENTITY_REVIEW": False,
+                      "CORS_ORIGINS": form_origin})
+    servers = [make_server("127.0.0.1", port, api, threaded=True) for port in (form_port, api_port)]
+    for srv in servers:
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        page.goto(form_origin + "/")
+        answer = page.evaluate("""async (url) => {
+            const r = await fetch(url, {method: "POST", body: JSON.stringify({name: "Nakamura"}),
+                                        headers: {"Content-Type": "application/json", "X-Request-ID": "form-77"}});
+            return {status: r.status, id: r.headers.get("X-Request-ID"), instance: r.headers.get("X-Instance"),
+                    top: (await r.json()).predictions[0].language};
+        }""", f"http://127.0.0.1:{api_port}/classify")
+        assert answer == {"status": 200, "id": "form-77", "instance": api.config["INSTANCE_NAME"], "top": "Japanese"}
+        assert page.console_errors == []
+    finally:
+        for srv in servers:
+            srv.shutdown()
