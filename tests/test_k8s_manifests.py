@@ -1,4 +1,6 @@
 """The Kubernetes manifests parse and probe the right endpoints."""
+import re
+
 import yaml
 
 from tests.helpers import ROOT
@@ -14,3 +16,9 @@ def test_manifests_are_valid_and_probe_ready_and_health():
     assert kinds["Deployment"]["spec"]["selector"]["matchLabels"] == kinds["Service"]["spec"]["selector"]
     assert kinds["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]["name"] == kinds["Deployment"]["metadata"]["name"]
     assert container["command"][-1] == "app.wsgi:app"
+    # a terminating pod serves on while the endpoints change, then finishes what it holds, all within its grace
+    pause = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert pause[0] == "sleep" and int(pause[1]) >= 3
+    graceful = re.search(r'"GRACEFUL_TIMEOUT", "(\d+)"', (ROOT / "deploy/gunicorn.conf.py").read_text()).group(1)
+    grace = kinds["Deployment"]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace >= int(pause[1]) + int(graceful) + 5
