@@ -64,7 +64,7 @@ class Connection:
 
     def __init__(self, port: int, rcvbuf: int = 0, step: int = 65536):
         self.sock = socket.socket()
-        if rcvbuf:  # before connect: a small window from the start (shrunk later, loopback stalls 0.2 s a step)
+        if rcvbuf:  # before connect: a small window from the start (set after it, each step stalled 0.2 s: a client bug)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(60)
         self.sock.connect(("127.0.0.1", port))
