@@ -45,7 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.http_bench import gunicorn_service, memory_mb  # noqa: E402
-from tests.helpers import RedisServer, run_cluster, worker_pids  # noqa: E402
+from tests.helpers import Answers, RedisServer, run_cluster, worker_pids  # noqa: E402
 
 NAMES = ["Nakamura", "Ivanov", "Smith", "Nguyen", "Müller", "O'Neill", "van der Berg", "Kowalski", "Rossi",
          "Papadopoulos", "García", "Kim", "Dvořák", "MacDonald", "Dubois", "Silva", "Haddad", "Zhang"]
@@ -60,7 +60,7 @@ def request(path: str, body) -> bytes:
 
 
 class Connection:
-    """A client connection that reads HTTP/1.1 answers one after another (Content-Length framed)."""
+    """A client connection that reads HTTP/1.1 answers one after another (tests/helpers.Answers)."""
 
     def __init__(self, port: int, rcvbuf: int = 0, step: int = 65536):
         self.sock = socket.socket()
@@ -68,24 +68,10 @@ class Connection:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(60)
         self.sock.connect(("127.0.0.1", port))
-        self.buf, self.step = b"", step
-
-    def _more(self):
-        chunk = self.sock.recv(self.step)
-        if not chunk:
-            raise EOFError("connection closed before the answer")
-        self.buf += chunk
+        self.answers = Answers(self.sock, step)
 
     def answer(self) -> tuple[int, dict, bytes]:
-        while b"\r\n\r\n" not in self.buf:
-            self._more()
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        status_line, *lines = head.decode("latin-1").split("\r\n")
-        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
-        size = int(headers.get("content-length", "0"))
-        while len(self.buf) < size:
-            self._more()
-        body, self.buf = self.buf[:size], self.buf[size:]
+        status_line, headers, body = self.answers.next()
         return int(status_line.split()[1]), headers, body
 
     def close(self, reset: bool = False):

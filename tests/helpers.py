@@ -88,9 +88,33 @@ def edit_served_code(monkeypatch, module, name: str, tmp_path: Path):
     monkeypatch.setattr(module, "SERVED_CODE", tuple(edited if f == original else f for f in module.SERVED_CODE))
 
 
+@contextlib.contextmanager
+def redeployed(app, served):
+    """`served` (a loaded NamePredictor or EntityReviewer) under another cache_version, as after a deploy that
+    changed a rule, a calibration or the serving code with the same weights: fresh workers, Redis as it was."""
+    old = served.cache_version
+    served.cache_version = old + "-redeployed"
+    app.extensions["inference"].cache.clear_local()
+    try:
+        yield
+    finally:
+        served.cache_version = old
+
+
 def worker_pids(master_pid: int) -> set[int]:
     out = subprocess.run(["pgrep", "-P", str(master_pid)], capture_output=True, text=True).stdout
     return {int(p) for p in out.split()}
+
+
+def wait_for_workers(master_pid: int, count: int, gone: set[int], timeout: float = 30.0) -> set[int]:
+    """The master's workers once there are `count` of them and none of `gone` (killed, or replaced by a reload)
+    is among them; or as they are after `timeout` seconds (the caller asserts)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        now = worker_pids(master_pid)
+        if (len(now) == count and not now & gone) or time.monotonic() > deadline:
+            return now
+        time.sleep(0.1)
 
 
 def spawn_gunicorn(run_dir: Path, port: int, log=subprocess.DEVNULL, **settings) -> subprocess.Popen:
@@ -148,6 +172,37 @@ def health_seconds(base: str) -> float:
     return time.monotonic() - start
 
 
+def parse_head(head: bytes) -> tuple[str, dict]:
+    """An HTTP/1.1 answer's status line and headers (names lower-cased)."""
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    return status_line, {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+
+
+class Answers:
+    """HTTP/1.1 answers read in turn from one connection, each framed by its Content-Length."""
+
+    def __init__(self, sock: socket.socket, step: int = 65536):
+        self.sock, self.step, self.buf = sock, step, b""
+
+    def _more(self):
+        chunk = self.sock.recv(self.step)
+        if not chunk:
+            raise EOFError("connection closed before the answer")
+        self.buf += chunk
+
+    def next(self) -> tuple[str, dict, bytes]:
+        """(status line, headers, body) of the next answer."""
+        while b"\r\n\r\n" not in self.buf:
+            self._more()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        status_line, headers = parse_head(head)
+        size = int(headers.get("content-length", "0"))
+        while len(self.buf) < size:
+            self._more()
+        body, self.buf = self.buf[:size], self.buf[size:]
+        return status_line, headers, body
+
+
 def raw_exchange(port: int, request: bytes) -> tuple[str, dict, bytes]:
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(request)
@@ -155,9 +210,7 @@ def raw_exchange(port: int, request: bytes) -> tuple[str, dict, bytes]:
         while chunk := s.recv(65536):  # the server closes after an error it writes itself
             answer += chunk
     head, _, body = answer.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
-    return status_line, headers, body
+    return (*parse_head(head), body)
 
 
 def metric(base: str, series: str) -> float:

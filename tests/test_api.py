@@ -7,6 +7,7 @@ import pytest
 
 from app import create_app
 from models.name_predictor import NamePredictor
+from tests.helpers import redeployed
 
 JSON = "application/json"
 
@@ -121,14 +122,9 @@ def test_new_rules_or_calibration_with_the_same_weights_is_a_cache_miss(app, cli
     probabilities: a deploy that changes a rule or a temperature must not serve the old answers from Redis."""
     post(client, "/classify", {"name": "Procházková"})
     predictor = app.extensions["inference"].registry.names["gru"]
-    old = predictor.cache_version
-    predictor.cache_version = old + "-new-rules"
-    app.extensions["inference"].cache.clear_local()  # a new deploy: fresh workers, Redis as it was
-    try:
+    with redeployed(app, predictor):
         r = post(client, "/classify", {"name": "Procházková"}).get_json()
         assert r["cached"] is False and r["model_version"] == predictor.version  # clients see the same version
-    finally:
-        predictor.cache_version = old
     assert post(client, "/classify", {"name": "Procházková", "top_k": 2}).get_json()["cached"] is True
 
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from app import create_app
-from tests.helpers import ROOT, edit_served_code
+from tests.helpers import ROOT, edit_served_code, redeployed
 
 from tests.test_api import assert_error, post
 
@@ -140,14 +140,9 @@ def test_entity_cache_key_follows_manifest_encoder_and_served_code(app, client, 
         != reviewer.cache_version
 
     post(client, "/review-entity", {"text": "肺炎"})
-    old = reviewer.cache_version
-    reviewer.cache_version = old + "-recalibrated"
-    app.extensions["inference"].cache.clear_local()  # a new deploy: fresh workers, Redis as it was
-    try:
+    with redeployed(app, reviewer):
         r = post(client, "/review-entity", {"text": "肺炎"}).get_json()
         assert r["cached"] is False and r["model_version"] == reviewer.version
-    finally:
-        reviewer.cache_version = old
 
 
 def test_ready_lists_entity_review(client):

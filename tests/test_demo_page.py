@@ -1,4 +1,5 @@
 """The signup-form demo in headless Chromium (Debian's browser, driven by Playwright; no browser download)."""
+import contextlib
 import shutil
 import threading
 
@@ -11,15 +12,22 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (make test installs it)")
 
 
+@contextlib.contextmanager
+def serving(app, port: int):
+    """`app` on 127.0.0.1:`port` in werkzeug's threaded server, for the browser: yields its URL."""
+    srv = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.shutdown()
+
+
 @pytest.fixture
 def server(app, redis_server):
     redis_server.client().flushdb()
-    port = free_port()
-    srv = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    srv.shutdown()
+    with serving(app, free_port()) as base:
+        yield base
 
 
 @pytest.fixture
@@ -111,23 +119,16 @@ def test_a_page_on_another_origin_sends_its_request_id_and_reads_the_answers(pag
     """A signup form served from its own origin calls the API with CORS: the preflight allows X-Request-ID, and
     the answer's X-Request-ID, X-Instance and a 503's Retry-After are readable from JavaScript."""
     from app import create_app
-    form_port, api_port = free_port(), free_port()
-    form_origin = f"http://127.0.0.1:{form_port}"
+    form_port = free_port()
     api = create_app({"REDIS_URL": redis_server.url, "NAME_MODELS": "gru", "ENTITY_REVIEW": False,
-                      "CORS_ORIGINS": form_origin})
-    servers = [make_server("127.0.0.1", port, api, threaded=True) for port in (form_port, api_port)]
-    for srv in servers:
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
+                      "CORS_ORIGINS": f"http://127.0.0.1:{form_port}"})
+    with serving(api, form_port) as form_origin, serving(api, free_port()) as api_origin:
         page.goto(form_origin + "/")
         answer = page.evaluate("""async (url) => {
             const r = await fetch(url, {method: "POST", body: JSON.stringify({name: "Nakamura"}),
                                         headers: {"Content-Type": "application/json", "X-Request-ID": "form-77"}});
             return {status: r.status, id: r.headers.get("X-Request-ID"), instance: r.headers.get("X-Instance"),
                     top: (await r.json()).predictions[0].language};
-        }""", f"http://127.0.0.1:{api_port}/classify")
-        assert answer == {"status": 200, "id": "form-77", "instance": api.config["INSTANCE_NAME"], "top": "Japanese"}
-        assert page.console_errors == []
-    finally:
-        for srv in servers:
-            srv.shutdown()
+        }""", api_origin + "/classify")
+    assert answer == {"status": 200, "id": "form-77", "instance": api.config["INSTANCE_NAME"], "top": "Japanese"}
+    assert page.console_errors == []

@@ -6,7 +6,7 @@ import subprocess
 import time
 import urllib.request
 
-from tests.helpers import ROOT, http, wait_http, worker_pids
+from tests.helpers import ROOT, http, wait_for_workers, wait_http, worker_pids
 
 
 def test_supervised_stack_survives_a_killed_worker(stack):
@@ -29,13 +29,9 @@ def test_supervised_stack_survives_a_killed_worker(stack):
     master = int(subprocess.run(ctl + ["pid", "gunicorn"], env=env, capture_output=True, text=True).stdout)
     before = worker_pids(master)
     assert len(before) == 2
-    os.kill(sorted(before)[0], signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        now = worker_pids(master)
-        if len(now) == 2 and now != before:
-            break
-        time.sleep(0.2)
+    killed = sorted(before)[0]
+    os.kill(killed, signal.SIGKILL)
+    now = wait_for_workers(master, 2, {killed})
     assert len(now) == 2 and now != before, "master did not replace the killed worker"
     wait_http(base + "/ready")
     failures = [http("POST", base + "/classify", {"name": f"Name{i}"})[0] for i in range(40)]
@@ -46,8 +42,6 @@ def test_supervised_stack_survives_a_killed_worker(stack):
     # `make reload` (new checkpoints or code): every worker replaced, the master kept, the service ready
     reload = subprocess.run(["make", "-s", "reload"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert reload.returncode == 0 and '"status":"ready"' in reload.stdout, reload.stdout + reload.stderr
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and (worker_pids(master) & now or len(worker_pids(master)) != 2):
-        time.sleep(0.2)  # the old workers finish what they hold, then exit
-    assert len(worker_pids(master)) == 2 and not worker_pids(master) & now
+    reloaded = wait_for_workers(master, 2, now)  # the old workers finish what they hold, then exit
+    assert len(reloaded) == 2 and not reloaded & now
     assert http("POST", base + "/classify", {"name": "Yamamoto"})[0] == 200

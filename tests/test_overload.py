@@ -13,7 +13,7 @@ from app.admission import HeavyWorkGate, Overloaded
 from app.registry import heavy_share
 from app.request_arrival import MAX_HEAD, request_arrived
 from app.gunicorn_worker import LINGER_SECONDS, SocketDrain, _TimedSocket
-from tests.helpers import ROOT, gunicorn, health_seconds, metric
+from tests.helpers import ROOT, Answers, gunicorn, health_seconds, metric
 from tests.test_api import post
 
 
@@ -246,17 +246,8 @@ def read_all(sock: socket.socket) -> int:
 def read_responses(sock: socket.socket, n: int) -> list[tuple[bytes, bytes]]:
     """n HTTP/1.1 responses with Content-Length, read in turn from one connection: (status line, body)."""
     sock.settimeout(30)
-    buf, out = b"", []
-    while len(out) < n:
-        while b"\r\n\r\n" not in buf:
-            buf += sock.recv(1 << 16)
-        head, buf = buf.split(b"\r\n\r\n", 1)
-        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
-        while len(buf) < length:
-            buf += sock.recv(1 << 16)
-        out.append((head.split(b"\r\n")[0], buf[:length]))
-        buf = buf[length:]
-    return out
+    answers = Answers(sock)
+    return [(status_line.encode("latin-1"), body) for status_line, _, body in (answers.next() for _ in range(n))]
 
 
 def test_clients_slow_to_read_large_answers_hold_no_thread_and_get_every_answer_whole_and_in_order(one_worker):

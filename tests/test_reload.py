@@ -10,7 +10,7 @@ import threading
 import time
 import urllib.request
 
-from tests.helpers import ROOT, gunicorn, metric, wait_http, worker_pids
+from tests.helpers import ROOT, gunicorn, metric, wait_for_workers, wait_http, worker_pids
 
 
 def classify(base):
@@ -116,10 +116,7 @@ def test_reloads_keep_every_count_in_metrics_and_the_metrics_files_do_not_pile_u
                 sent += 1
             old = worker_pids(proc.pid)
             proc.send_signal(signal.SIGHUP)
-            deadline = time.monotonic() + 30
-            while (worker_pids(proc.pid) & old or len(worker_pids(proc.pid)) != 2) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert not worker_pids(proc.pid) & old, "the old workers did not exit"
+            assert not wait_for_workers(proc.pid, 2, old) & old, "the old workers did not exit"
         wait_http(base + "/ready")
         assert metric(base, 'http_requests_total{endpoint="/classify",method="POST",status="200"}') == sent
         assert metric(base, 'http_request_duration_seconds_count{endpoint="/classify",method="POST"}') == sent
