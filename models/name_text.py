@@ -1,10 +1,12 @@
 """Name normalisation and character encoding, shared by training and serving.
 
-Decisions (see README "Names"): NFKC-normalise, lower-case, collapse whitespace; keep
+Decisions (see README "Names"): NFKC-normalise, write particles joined to a name apart (DeLuca -> De Luca,
+OBrien -> O'Brien), lower-case, collapse whitespace; keep
 accented letters (ř, ł, ß, ñ carry language evidence); a character outside the training
 vocabulary falls back to its ASCII transliteration (anyascii) letter by letter, then to
 <unk>. Names are truncated to MAX_NAME_CHARS. No input can make the encoder raise.
 """
+import re
 import unicodedata
 
 from anyascii import anyascii
@@ -14,11 +16,34 @@ PAD, UNK = "<pad>", "<unk>"
 MAX_NAME_CHARS = 32
 
 
+# Particles that forms often get joined to the name (DeLuca, VanDerBerg, DosSantos, LeBlanc), which the corpus
+# writes apart ('De luca', 'Van der ...'), and O' with its apostrophe left out (OBrien; the corpus: O'Brien).
+# Only a capitalised particle before a capitalised word part: 'Deluca', 'DELUCA', 'Dean' and 'Mcdonald' stay as
+# they are, and Mac/Mc stay joined because the corpus writes them so. Every one is a particle that
+# name_scripts.tokens attaches to what follows (tests/test_names_models.py).
+JOINED_PARTICLES = ("De", "Di", "Da", "Del", "Della", "Du", "Dos", "Das", "Le", "La", "Van", "Von", "Der", "Den",
+                    "Ter", "Ten")
+_UPPER, _LOWER = "A-ZÀ-ÖØ-Þ", "a-zß-öø-ÿ"  # Latin letters: ASCII and Latin-1
+_JOINED = re.compile(rf"(?<![^\s-])({'|'.join(JOINED_PARTICLES)})(?=[{_UPPER}][{_LOWER}])")
+_JOINED_O = re.compile(rf"(?<![^\s-])O(?=[{_UPPER}][{_LOWER}])")
+
+
+def split_joined_particles(name: str) -> str:
+    """'DeLuca' -> 'De Luca', 'DeLaCruz' -> 'De La Cruz', 'OBrien' -> "O'Brien"; other names unchanged."""
+    name = _JOINED_O.sub("O'", name)
+    for _ in range(4):  # a chain of particles comes apart one per pass (VanDerBerg: Van DerBerg, Van Der Berg)
+        name, found = _JOINED.subn(r"\1 ", name)
+        if not found:
+            break
+    return name
+
+
 def normalise(name: str) -> str:
     """Canonical form used for training rows, cache keys, script checks and model input. NFKC, not just NFC:
     a phone keyboard or a Japanese IME may send full-width Ｎａｋａｍｕｒａ or half-width ﾀﾅｶ, whose letters
-    are then the plain ones (the corpus has no compatibility forms, so training reads the same either way)."""
-    return " ".join(unicodedata.normalize("NFKC", name).lower().split())
+    are then the plain ones (the corpus has no compatibility forms, so training reads the same either way).
+    Particles joined to a name come apart first, as the corpus writes them (no corpus row changes)."""
+    return " ".join(split_joined_particles(unicodedata.normalize("NFKC", name)).lower().split())
 
 
 def build_vocab(names) -> list[str]:
