@@ -1,5 +1,6 @@
 """What both entity-encoder runtimes share, without importing transformers: the feature shape,
 the length limit, how a text is read, and how a batch of texts becomes [CLS] chars [SEP] ids (one id per character)."""
+import functools
 import unicodedata
 
 import numpy as np
@@ -13,6 +14,17 @@ class EncoderError(ValueError):
     """Raised for inputs the encoder cannot turn into features."""
 
 
+@functools.cache
+def _traditional_to_simplified():
+    import opencc  # loaded on the first character the encoder does not know (+6 MB)
+    return opencc.OpenCC("t2s")
+
+
+def simplified(ch: str) -> str:
+    """The simplified form of a traditional Chinese character (OpenCC's t2s: 內 -> 内, 壓 -> 压), else `ch`."""
+    return _traditional_to_simplified().convert(ch)
+
+
 class _ReadTable(dict):
     """str.translate table, filled on first sight of a character: ord(ch) -> how the encoder reads ch."""
 
@@ -23,8 +35,13 @@ class _ReadTable(dict):
 
     def __missing__(self, code: int) -> str:
         ch, knows = chr(code), self.batches.knows
-        compat = unicodedata.normalize("NFKC", ch)
-        mapped = self[code] = compat if compat and not knows(ch) and knows(compat) else ch
+        mapped = ch
+        if not knows(ch):  # its compatibility form, else its simplified form, if the encoder knows that
+            for form in (unicodedata.normalize("NFKC", ch), simplified(ch)):
+                if form and knows(form):
+                    mapped = form
+                    break
+        self[code] = mapped
         self.unknown.update(c for c in mapped if not knows(c))
         return mapped
 
@@ -59,10 +76,12 @@ class CharBatches:
         """`text` as the encoder reads it, and the distinct characters it still cannot read, in order.
 
         NFC and stripped; a character outside the vocabulary becomes its NFKC compatibility form when the
-        encoder knows all of that (full-width Ｃ -> C, ① -> 1, ㎎ -> mg, compatibility ideographs), because
-        the lexicon writes them so. Known characters stay as they are (the full-width ， that training
-        negatives contain is not turned into ASCII), so training and evaluation texts, which hold no
-        unknown character, read unchanged."""
+        encoder knows all of that (full-width Ｃ -> C, ① -> 1, ㎎ -> mg, compatibility ideographs), else its
+        simplified form when the encoder knows that (traditional 內 -> 内, 壓 -> 压), because the lexicon
+        writes them so. Known characters stay as they are (the full-width ， that training negatives contain
+        is not turned into ASCII; 痠, which the lexicon holds, is not simplified), so training and evaluation
+        texts, which hold no unknown character, read unchanged. Character by character: 覆 is also a simplified
+        character, so a traditional 反覆 (反复) keeps it, unknown."""
         table = self.__dict__.get("_readable") or self.__dict__.setdefault("_readable", _ReadTable(self))
         read = unicodedata.normalize("NFC", text).strip().translate(table)  # in C, after a character's first sight
         if table.unknown.isdisjoint(read):

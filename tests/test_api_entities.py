@@ -70,6 +70,28 @@ def test_full_width_and_compatibility_forms_read_as_the_lexicon_writes_them(clie
     assert "70 characters" in too_long.get_json()["error"]["message"]
 
 
+def test_traditional_characters_read_as_the_simplified_lexicon_writes_them(client):
+    """As sent by a Taiwan or Hong Kong user: before, 內 and 縮 were unknown and 手內肌萎縮 scored 0.24, not valid
+    (over the test split written in traditional characters, 46 % of positives accepted, 84 % as written)."""
+    texts = ["手內肌萎縮", "手内肌萎缩", "高血壓", "高血压"]
+    results = post(client, "/review-entity", {"texts": texts}).get_json()["results"]
+    assert results[0]["score"] == results[1]["score"] and results[0]["valid"] is True
+    assert results[2]["score"] == results[3]["score"]
+    assert [r["unknown_characters"] for r in results] == [[]] * 4 and results[0]["text"] == "手內肌萎縮"
+
+
+def test_entity_forms_report_scores_traditional_text_as_written(client):
+    """models/evaluate_entity_forms on a sample of the test split, with the served reviewer."""
+    from models import evaluate_entity_forms
+    from models.entity_data import build_split, read_lexicon
+    from models.paths import ENTITIES_FILE
+    examples = build_split(read_lexicon(ENTITIES_FILE), "test", limit=40)
+    report = evaluate_entity_forms.evaluate(client.application.extensions["inference"].registry.entity, examples)
+    written, traditional = report["as written"], report["traditional characters"]
+    assert written["texts_with_unknown_characters"] == 0 and traditional["texts_changed"] > 40
+    assert traditional["accuracy"] == written["accuracy"] == report["full-width ASCII"]["accuracy"]
+
+
 def test_long_batches_run_in_bounded_passes_and_score_as_singles(client):
     from models.entity_reviewer import PASS_CHARS
     reviewer = client.application.extensions["inference"].registry.entity

@@ -56,12 +56,13 @@ def test_one_feature_row_per_character(tiny_encoder, text):
     assert torch.isfinite(feats).all()
 
 
-def test_readable_uses_compatibility_forms_only_for_unknown_characters(tiny_encoder):
+def test_readable_uses_compatibility_and_simplified_forms_only_for_unknown_characters(tiny_encoder):
     encoder = CharEncoder.load(tiny_encoder[0])
     assert encoder.readable(" 维生素Ｃ ") == ("维生素C", [])  # full-width Latin as the lexicon writes it
     assert encoder.readable("肺炎①") == ("肺炎1", [])
     assert encoder.readable("头痛，发热") == ("头痛，发热", [])  # known full-width punctuation stays
     assert encoder.readable("β肺炎😀β") == ("β肺炎😀β", ["β", "😀"])
+    assert encoder.readable("手內肌萎縮") == ("手内肌萎缩", [])  # traditional characters: their simplified forms
     for example in build_split(LEXICON, "train"):
         assert encoder.readable(example.text)[0] == example.text  # what training reads, serving reads alike
 
