@@ -134,7 +134,7 @@ def particle_labels(normalised: str) -> set[str]:
     """Languages suggested by the name's particles: 'van der berg' -> Dutch, "o'neill" -> Irish."""
     found = set()
     for word in normalised.replace("-", " ").split():
-        key = "o'" if word.startswith(("o'", "o’")) else "mac" if word.startswith("mac") and len(word) > 4 else \
+        key = "o'" if word.startswith("o'") else "mac" if word.startswith("mac") and len(word) > 4 else \
             "mc" if word.startswith("mc") and len(word) > 3 else word
         found |= PARTICLE_LABELS.get(key, set())
     return found
@@ -166,14 +166,21 @@ def _is_initial(word: str) -> bool:
     return len(word) == 1 and word.isascii() and word.isalpha()
 
 
-_EDGE_PUNCTUATION = re.compile(r"^[^\w'’]+|[^\w'’]+$")  # quotes, brackets, dots, commas around a word
+_EDGE_PUNCTUATION = re.compile(r"^\W+|\W+$")  # quotes (single ones too), brackets, dots, commas around a word
+
+
+def _bare(word: str) -> str:
+    """A word without the punctuation around it. The corpus has apostrophes only between letters, so one at a
+    word's edge is a quote ('Bob', read as Irish before); an elided particle written apart (o', d') keeps its own."""
+    bare = _EDGE_PUNCTUATION.sub("", word)
+    return bare + "'" if len(bare) == 1 and word.endswith("'") else bare
 
 
 def origin_words(words: list[str]) -> list[str]:
     """The words that can say where a name comes from: punctuation around words stripped, leading forms of
     address and titles, trailing suffixes and initials dropped ('prof. dr. j. schmidt jr.' -> ['schmidt']);
     all of them if nothing else is left."""
-    words = [w for w in (_EDGE_PUNCTUATION.sub("", w) for w in words) if w] or words
+    words = [w for w in map(_bare, words) if w] or words
     start, end = 0, len(words)
     while start < end and words[start] in HONORIFICS:
         start += 1
@@ -188,7 +195,7 @@ def tokens(normalised: str) -> list[str]:
     'jan van der berg' -> ['jan', 'van der berg'], 'dr. hans müller' -> ['hans', 'müller']."""
     parts, pending = [], []
     for word in origin_words(normalised.replace("-", " ").replace(",", " ").split()):  # 'smith,john' too
-        if word in PARTICLES or (word.startswith(("o'", "o’")) and len(word) == 2):
+        if word in PARTICLES or word == "o'":
             pending.append(word)
             continue
         parts.append(" ".join(pending + [word]))

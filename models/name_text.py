@@ -1,7 +1,7 @@
 """Name normalisation and character encoding, shared by training and serving.
 
-Decisions (see README "Names"): NFKC-normalise, write particles joined to a name apart (DeLuca -> De Luca,
-OBrien -> O'Brien), lower-case, collapse whitespace; keep
+Decisions (see README "Names"): apostrophe look-alikes to ', NFKC-normalise, write particles joined to a name
+apart (DeLuca -> De Luca, OBrien -> O'Brien), lower-case, collapse whitespace; keep
 accented letters (ř, ł, ß, ñ carry language evidence); a character outside the training
 vocabulary falls back to its ASCII transliteration (anyascii) letter by letter, then to
 <unk>. Names are truncated to MAX_NAME_CHARS. No input can make the encoder raise.
@@ -38,12 +38,18 @@ def split_joined_particles(name: str) -> str:
     return name
 
 
+# What keyboards and phones type for an apostrophe (the corpus has only '): ’ and ‘ (smart punctuation), ´ and `
+# (dead keys: NFKC would turn ´ into a space and a combining accent, splitting O´Brien in two), ʼ ʹ ′ ʻ.
+APOSTROPHES = str.maketrans(dict.fromkeys("’‘´`ʼʹ′ʻ", "'"))
+
+
 def normalise(name: str) -> str:
     """Canonical form used for training rows, cache keys, script checks and model input. NFKC, not just NFC:
     a phone keyboard or a Japanese IME may send full-width Ｎａｋａｍｕｒａ or half-width ﾀﾅｶ, whose letters
     are then the plain ones (the corpus has no compatibility forms, so training reads the same either way).
-    Particles joined to a name come apart first, as the corpus writes them (no corpus row changes)."""
-    return " ".join(split_joined_particles(unicodedata.normalize("NFKC", name)).lower().split())
+    Apostrophes become ' and particles joined to a name come apart first, as the corpus writes them (no corpus
+    line changes)."""
+    return " ".join(split_joined_particles(unicodedata.normalize("NFKC", name.translate(APOSTROPHES))).lower().split())
 
 
 def build_vocab(names) -> list[str]:
