@@ -3,7 +3,8 @@
     python -m models.evaluate_realworld [--arch gru lstm rnn]
 
 Uses models/eval_data/realworld_names.tsv, a hand-made set never used in training, its full names
-once more as forms also write them ("decorated": titles, suffixes, initials, 'Surname, Given'), plus
+once more as forms also write them ("decorated": titles, suffixes, initials, 'Surname, Given'; "dotted": the
+same with dots and no spaces, Dr.Smith, J.R., Ph.D.), plus
 the corpus test split for the no-regression check and the feminine forms of its Russian, Polish and
 Czech names (the corpus lists almost only masculine forms). Writes docs/reports/realworld.json.
 """
@@ -31,10 +32,17 @@ DECORATIONS = [lambda n: f"Dr. {n}", lambda n: f"Mr {n}", lambda n: f"{n} Jr.", 
                lambda n: f"{n.split(maxsplit=1)[-1]}, {n.split()[0]}"]  # 'van der Berg, Jan
 
 
+# The same written with dots and no spaces, as forms also get them (session 19).
+DOTTED = [lambda n: f"Dr.{n}", lambda n: f"J.R. {n}", lambda n: f"{n}, Ph.D.", lambda n: f"Prof.Dr. {n}",
+          lambda n: " ".join([n.split()[0], "A.B.", *n.split()[1:]]), lambda n: f"{n}, M.D."]
+
+
 def decorated(rows) -> list[tuple[str, str, str]]:
-    """Each full-name row once more with a title, suffix, initials or 'Surname, Given' (in rotation)."""
+    """Each full-name row once more with a title, suffix, initials or 'Surname, Given' (in rotation), and once
+    more with those written with dots and no spaces."""
     full = [r for r in rows if r[2] == "full-name"]
-    return [(DECORATIONS[i % len(DECORATIONS)](name), label, "decorated:full-name") for i, (name, label, _) in enumerate(full)]
+    return [(forms[i % len(forms)](name), label, category) for forms, category in
+            ((DECORATIONS, "decorated:full-name"), (DOTTED, "dotted:full-name")) for i, (name, label, _) in enumerate(full)]
 
 
 def evaluate(predictor: NamePredictor, rows) -> dict:

@@ -155,18 +155,26 @@ def latin_evidence(name: str) -> list[tuple[str, float]]:
 
 
 # Only words that are not also common names: nameparser's list (~600 titles) holds King, Judge and Dean,
-# and a parse costs ~0.3 ms, more than this whole step on the request path.
+# and a parse costs ~0.3 ms, more than this whole step on the request path. Written without dots (Ph.D. -> phd).
 HONORIFICS = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "rev", "herr", "frau", "mme", "mlle",
-              "madame", "monsieur", "sr", "sra", "srta", "dott", "dott.ssa", "ing", "mgr", "hr", "fr"}
+              "madame", "monsieur", "sr", "sra", "srta", "dott", "dottssa", "ing", "mgr", "hr", "fr"}
 SUFFIXES = {"jr", "jnr", "sr", "snr", "ii", "iii", "iv", "phd", "md", "esq"}
 
 
-def _is_initial(word: str) -> bool:
-    """'j' (of 'j.'): a single ASCII letter (not 'ý', a Vietnamese given name; not a Han character)."""
-    return len(word) == 1 and word.isascii() and word.isalpha()
+def _abbreviation(word: str) -> str:
+    """A word as the title and suffix lists write it: 'ph.d' -> 'phd', 'dott.ssa' -> 'dottssa'."""
+    return word.replace(".", "")
+
+
+def _is_initial(word: str, written: str) -> bool:
+    """'j' (of 'j.' or 'j'): a single ASCII letter (not 'ý', a Vietnamese given name; not a Han character), and
+    not a particle (o, y: 'garcía y lópez') unless written with a dot ('nakamura, y.')."""
+    return len(word) == 1 and word.isascii() and word.isalpha() and (word not in PARTICLES or written.endswith("."))
 
 
 _EDGE_PUNCTUATION = re.compile(r"^\W+|\W+$")  # quotes (single ones too), brackets, dots, commas around a word
+_DOT_BEFORE_LETTER = re.compile(r"\.(?=\w)")
+_INITIALS = re.compile(r"(?:\w\.)+\w?")  # 'j.r', 'm.d': single letters with dots (J.R. is initials, not Jr.)
 
 
 def _bare(word: str) -> str:
@@ -176,25 +184,38 @@ def _bare(word: str) -> str:
     return bare + "'" if len(bare) == 1 and word.endswith("'") else bare
 
 
-def origin_words(words: list[str]) -> list[str]:
+def words(normalised: str) -> list[str]:
+    """Words as written: split on spaces, hyphens and commas ('smith,john' too), and after a dot that a letter
+    follows ('j.r.' -> 'j.', 'r.'; 'dr.smith' -> 'dr.', 'smith'), except in titles and degrees of more than
+    single letters ('ph.d.', 'dott.ssa'; 'm.d.' comes apart into initials, dropped all the same). No corpus
+    name holds a dot."""
+    out = []
+    for word in normalised.replace("-", " ").replace(",", " ").split():
+        bare = _bare(word)
+        keep = not _INITIALS.fullmatch(bare) and _abbreviation(bare) in HONORIFICS | SUFFIXES
+        out += [word] if keep else _DOT_BEFORE_LETTER.sub(". ", word).split()
+    return out
+
+
+def origin_words(written: list[str]) -> list[str]:
     """The words that can say where a name comes from: punctuation around words stripped, leading forms of
     address and titles, trailing suffixes and initials dropped ('prof. dr. j. schmidt jr.' -> ['schmidt']);
     all of them if nothing else is left."""
-    words = [w for w in map(_bare, words) if w] or words
-    start, end = 0, len(words)
-    while start < end and words[start] in HONORIFICS:
+    pairs = [(bare, w) for w in written if (bare := _bare(w))] or [(w, w) for w in written]
+    start, end = 0, len(pairs)
+    while start < end and _abbreviation(pairs[start][0]) in HONORIFICS:
         start += 1
-    while end > start and words[end - 1] in SUFFIXES:
+    while end > start and _abbreviation(pairs[end - 1][0]) in SUFFIXES:
         end -= 1
-    kept = [w for w in words[start:end] if not (_is_initial(w) and w not in PARTICLES)]
-    return kept or words
+    kept = [bare for bare, w in pairs[start:end] if not _is_initial(bare, w)]
+    return kept or [bare for bare, _ in pairs]
 
 
 def tokens(normalised: str) -> list[str]:
     """Name parts with particles attached to what follows: 'mary o'neill' -> ['mary', "o'neill"],
     'jan van der berg' -> ['jan', 'van der berg'], 'dr. hans müller' -> ['hans', 'müller']."""
     parts, pending = [], []
-    for word in origin_words(normalised.replace("-", " ").replace(",", " ").split()):  # 'smith,john' too
+    for word in origin_words(words(normalised)):
         if word in PARTICLES or word == "o'":
             pending.append(word)
             continue
