@@ -16,7 +16,11 @@ def _not_blank(v: str) -> str:
     return v
 
 
-Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS, examples=["Nakamura"]), AfterValidator(_not_blank)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS, examples=["Nakamura"],
+                            description="a surname or full name as a form sends it: titles, suffixes, initials, quotes, "
+                                        "apostrophe look-alikes (O´Brien) and joined particles (DeLuca) are read as "
+                                        "the corpus writes names (README, names as signup forms send them)"),
+                 AfterValidator(_not_blank)]
 EntityText = Annotated[str, Field(min_length=1, max_length=MAX_ENTITY_CHARS, examples=["手内肌萎缩"]),
                        AfterValidator(_not_blank)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
@@ -90,7 +94,8 @@ class ReviewResult(BaseModel):
     cached: bool
     unknown_characters: list[str] = Field(
         description="distinct characters the encoder does not know (none occurs in the medical lexicon), after "
-                    "full-width and other compatibility forms were read as the lexicon writes them; when no "
+                    "full-width and other compatibility forms and traditional characters were read as the "
+                    "lexicon writes them (维生素Ｃ as 维生素C, 內 as 内); when no "
                     "character is known the text is answered valid: false, score 0, without a model call")
 
 
