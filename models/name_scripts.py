@@ -180,6 +180,8 @@ _INITIALS = re.compile(r"(?:\w\.)+\w?")  # 'j.r', 'm.d': single letters with dot
 def _bare(word: str) -> str:
     """A word without the punctuation around it. The corpus has apostrophes only between letters, so one at a
     word's edge is a quote ('Bob', read as Irish before); an elided particle written apart (o', d') keeps its own."""
+    if word[:1].isalnum() and word[-1:].isalnum():  # most words: no regex
+        return word
     bare = _EDGE_PUNCTUATION.sub("", word)
     return bare + "'" if len(bare) == 1 and word.endswith("'") else bare
 
@@ -189,8 +191,11 @@ def words(normalised: str) -> list[str]:
     follows ('j.r.' -> 'j.', 'r.'; 'dr.smith' -> 'dr.', 'smith'), except in titles and degrees of more than
     single letters ('ph.d.', 'dott.ssa'; 'm.d.' comes apart into initials, dropped all the same). No corpus
     name holds a dot."""
+    written = normalised.replace("-", " ").replace(",", " ").split()
+    if "." not in normalised:
+        return written
     out = []
-    for word in normalised.replace("-", " ").replace(",", " ").split():
+    for word in written:
         bare = _bare(word)
         keep = not _INITIALS.fullmatch(bare) and _abbreviation(bare) in HONORIFICS | SUFFIXES
         out += [word] if keep else _DOT_BEFORE_LETTER.sub(". ", word).split()
