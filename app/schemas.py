@@ -94,8 +94,8 @@ class ReviewResult(BaseModel):
     cached: bool
     unknown_characters: list[str] = Field(
         description="distinct characters the encoder does not know (none occurs in the medical lexicon), after "
-                    "full-width and other compatibility forms and traditional characters were read as the "
-                    "lexicon writes them (维生素Ｃ as 维生素C, 內 as 内); when no "
+                    "whitespace was dropped and full-width and other compatibility forms and traditional "
+                    "characters were read as the lexicon writes them (维生素 Ｃ as 维生素C, 內 as 内); when no "
                     "character is known the text is answered valid: false, score 0, without a model call")
 
 

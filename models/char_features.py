@@ -75,7 +75,7 @@ class CharBatches:
     def readable(self, text: str) -> tuple[str, list[str]]:
         """`text` as the encoder reads it, and the distinct characters it still cannot read, in order.
 
-        NFC and stripped; a character outside the vocabulary becomes its NFKC compatibility form when the
+        NFC, without whitespace (none in the lexicon); a character outside the vocabulary becomes its NFKC compatibility form when the
         encoder knows all of that (full-width Ｃ -> C, ① -> 1, ㎎ -> mg, compatibility ideographs), else its
         simplified form when the encoder knows that (traditional 內 -> 内, 壓 -> 压), because the lexicon
         writes them so. Known characters stay as they are (the full-width ， that training negatives contain
@@ -83,7 +83,8 @@ class CharBatches:
         texts, which hold no unknown character, read unchanged. Character by character: 覆 is also a simplified
         character, so a traditional 反覆 (反复) keeps it, unknown."""
         table = self.__dict__.get("_readable") or self.__dict__.setdefault("_readable", _ReadTable(self))
-        read = unicodedata.normalize("NFC", text).strip().translate(table)  # in C, after a character's first sight
+        # No whitespace: the lexicon holds none, so a space the encoder would read as [UNK] (手内 肌萎缩, 维生素 C) is dropped.
+        read = "".join(unicodedata.normalize("NFC", text).split()).translate(table)  # in C, after a character's first sight
         if table.unknown.isdisjoint(read):
             return read, []
         return read, [c for c in dict.fromkeys(read) if c in table.unknown]

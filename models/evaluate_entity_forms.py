@@ -4,13 +4,14 @@
 
 Forms: as the lexicon writes it (simplified characters, ASCII letters and digits); in traditional characters
 (OpenCC's s2t, as a Taiwan or Hong Kong user would send it); with full-width ASCII (a Chinese IME's
-default). Each text is read as the service reads it (`CharBatches.readable`) and a text with no character the
+default); with a space at a seeded random place inside. Each text is read as the service reads it (`CharBatches.readable`) and a text with no character the
 encoder knows is "not valid" without the model, as app/services.py answers it. Writes
 docs/reports/entity-forms.json: accuracy, positives accepted, negatives rejected, texts still holding unknown
 characters, and texts read back to exactly the lexicon's form.
 """
 import argparse
 import json
+import random
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +25,16 @@ def full_width(text: str) -> str:
     return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
 
 
-def forms() -> dict:
+def forms(seed: int = 0) -> dict:
     import opencc
-    s2t = opencc.OpenCC("s2t")
-    return {"as written": lambda t: t, "traditional characters": s2t.convert, "full-width ASCII": full_width}
+    s2t, rng = opencc.OpenCC("s2t"), random.Random(seed)
+
+    def space_inside(text: str) -> str:  # a user's space in the middle of a term (手内 肌萎缩)
+        i = rng.randrange(1, len(text)) if len(text) > 1 else 0
+        return f"{text[:i]} {text[i:]}" if i else text
+
+    return {"as written": lambda t: t, "traditional characters": s2t.convert, "full-width ASCII": full_width,
+            "a space inside": space_inside}
 
 
 def served_scores(reviewer: EntityReviewer, texts: list[str]) -> tuple[np.ndarray, list[tuple[str, list[str]]]]:

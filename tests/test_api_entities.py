@@ -90,6 +90,8 @@ def test_entity_forms_report_scores_traditional_text_as_written(client):
     written, traditional = report["as written"], report["traditional characters"]
     assert written["texts_with_unknown_characters"] == 0 and traditional["texts_changed"] > 40
     assert traditional["accuracy"] == written["accuracy"] == report["full-width ASCII"]["accuracy"]
+    assert report["a space inside"]["accuracy"] == written["accuracy"]
+    assert report["a space inside"]["texts_with_unknown_characters"] == 0
 
 
 def test_long_batches_run_in_bounded_passes_and_score_as_singles(client):

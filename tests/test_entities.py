@@ -63,6 +63,8 @@ def test_readable_uses_compatibility_and_simplified_forms_only_for_unknown_chara
     assert encoder.readable("头痛，发热") == ("头痛，发热", [])  # known full-width punctuation stays
     assert encoder.readable("β肺炎😀β") == ("β肺炎😀β", ["β", "😀"])
     assert encoder.readable("手內肌萎縮") == ("手内肌萎缩", [])  # traditional characters: their simplified forms
+    assert encoder.readable("手内 肌萎缩") == ("手内肌萎缩", []) == encoder.readable("手内\u3000肌萎缩")  # no whitespace
+    assert encoder.readable("维生素 C") == ("维生素C", [])
     for example in build_split(LEXICON, "train"):
         assert encoder.readable(example.text)[0] == example.text  # what training reads, serving reads alike
 
