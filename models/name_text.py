@@ -52,7 +52,8 @@ def normalise(name: str) -> str:
     are then the plain ones (the corpus has no compatibility forms, so training reads the same either way).
     Apostrophes become ' and particles joined to a name come apart first, as the corpus writes them (no corpus
     line changes)."""
-    name = unicodedata.normalize("NFKC", APOSTROPHE_LIKE.sub("'", name))
+    # Before NFKC, which splits ´; after it too, which makes some (ŉ -> ʼn, Greek ʹ -> ʹ): normalise(normalise(x)) == normalise(x)
+    name = APOSTROPHE_LIKE.sub("'", unicodedata.normalize("NFKC", APOSTROPHE_LIKE.sub("'", name)))
     return " ".join(split_joined_particles(name).lower().split())
 
 

@@ -5,6 +5,8 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from models.checkpoint import CheckpointError
 from models import name_onnx, name_predictor
@@ -32,6 +34,15 @@ def test_encoder_keeps_accents_and_folds_unknown_letters():
     assert VOCAB.encode("Ä") == [VOCAB.index["a"]]       # unseen accented letter -> its ASCII letter
     assert normalise("  Van  der BERG ") == "van der berg"
     assert normalise("Ｎａｋａｍｕｒａ") == "nakamura" and normalise("ﾀﾅｶ") == "タナカ"  # NFKC: IME and phone forms
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(max_size=24) | st.sampled_from(["ŉ", "Aʹb", "O\u0374Brien", "De\u1fefLuca", "O´Brien", "DeLaCruz"]))
+def test_normalise_is_idempotent(name):
+    """The model reads tokens normalised again (CharVocab.encode), so a second pass must change nothing: NFKC makes
+    apostrophe look-alikes of its own (ŉ -> ʼn), which an apostrophe rule applied only before it had left."""
+    once = normalise(name)
+    assert normalise(once) == once
 
 
 def tiny_names(tmp_path):
