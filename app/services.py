@@ -80,9 +80,7 @@ def _review(ctx, reviewer, texts: list[str]):
         encoder.check(keys_in)  # before batching: one bad text must not fail other requests' batch
     except EncoderError as e:  # the schema's limits catch all but compatibility forms that lengthen a text (㎎ -> mg)
         raise ApiError(f"{e} (as the encoder reads it)", "invalid_text") from None
-    # No character the encoder knows (emoji, control characters, Greek: none is in the lexicon): the model would
-    # read only [UNK] rows (a lone emoji scored 0.62), so the text is answered "not valid" without it.
-    readable = [len(unknown) < len(set(k)) for k, unknown in read]
+    readable = [encoder.any_known(k, unknown) for k, unknown in read]  # the others: "not valid" without the model
     ctx.metrics.without_model["unknown_characters"].inc(readable.count(False))
 
     def compute(normalised):

@@ -4,10 +4,11 @@
 
 Forms: as the lexicon writes it (simplified characters, ASCII letters and digits); in traditional characters
 (OpenCC's s2t, as a Taiwan or Hong Kong user would send it); with full-width ASCII (a Chinese IME's
-default); with a space at a seeded random place inside. Each text is read as the service reads it (`CharBatches.readable`) and a text with no character the
-encoder knows is "not valid" without the model, as app/services.py answers it. Writes
-docs/reports/entity-forms.json: accuracy, positives accepted, negatives rejected, texts still holding unknown
-characters, and texts read back to exactly the lexicon's form.
+default); with a space at a seeded random place inside. Each text is read as the service reads it
+(`CharBatches.readable`), and one with no character the encoder knows is "not valid" without the model
+(`CharBatches.any_known`), as app/services.py answers it. Writes docs/reports/entity-forms.json: accuracy,
+positives accepted, negatives rejected, texts still holding unknown characters, and texts read back to
+exactly the lexicon's form.
 """
 import argparse
 import json
@@ -39,7 +40,7 @@ def forms(seed: int = 0) -> dict:
 
 def served_scores(reviewer: EntityReviewer, texts: list[str]) -> tuple[np.ndarray, list[tuple[str, list[str]]]]:
     read = [reviewer.encoder.readable(t) for t in texts]
-    known = [i for i, (text, unknown) in enumerate(read) if len(unknown) < len(set(text))]
+    known = [i for i, (text, unknown) in enumerate(read) if reviewer.encoder.any_known(text, unknown)]
     scores = np.zeros(len(texts))
     scores[known] = reviewer.scores([read[i][0] for i in known])
     return scores, read

@@ -159,6 +159,7 @@ def latin_evidence(name: str) -> list[tuple[str, float]]:
 HONORIFICS = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "rev", "herr", "frau", "mme", "mlle",
               "madame", "monsieur", "sr", "sra", "srta", "dott", "dottssa", "ing", "mgr", "hr", "fr"}
 SUFFIXES = {"jr", "jnr", "sr", "snr", "ii", "iii", "iv", "phd", "md", "esq"}
+_TITLES_AND_SUFFIXES = HONORIFICS | SUFFIXES
 
 
 def _abbreviation(word: str) -> str:
@@ -197,7 +198,7 @@ def words(normalised: str) -> list[str]:
     out = []
     for word in written:
         bare = _bare(word)
-        keep = not _INITIALS.fullmatch(bare) and _abbreviation(bare) in HONORIFICS | SUFFIXES
+        keep = not _INITIALS.fullmatch(bare) and _abbreviation(bare) in _TITLES_AND_SUFFIXES
         out += [word] if keep else _DOT_BEFORE_LETTER.sub(". ", word).split()
     return out
 
