@@ -20,9 +20,9 @@ def _traditional_to_simplified():
     return opencc.OpenCC("t2s")
 
 
-def simplified(ch: str) -> str:
-    """The simplified form of a traditional Chinese character (OpenCC's t2s: 內 -> 内, 壓 -> 压), else `ch`."""
-    return _traditional_to_simplified().convert(ch)
+def simplified(text: str) -> str:
+    """Traditional Chinese in simplified characters (OpenCC's t2s: 內 -> 内, 壓 -> 压; 反覆 -> 反复 as a phrase)."""
+    return _traditional_to_simplified().convert(text)
 
 
 class _ReadTable(dict):
@@ -81,13 +81,18 @@ class CharBatches:
         its simplified form when the encoder knows that (traditional 內 -> 内, 壓 -> 压), because the lexicon
         writes them so. Known characters stay as they are (the full-width ， that training negatives contain is
         not turned into ASCII; 痠, which the lexicon holds, is not simplified), so training and evaluation texts,
-        which hold no unknown character, read unchanged. Character by character: 覆 is also a simplified
-        character, so a traditional 反覆 (反复) keeps it, unknown."""
+        which hold no unknown character, read unchanged. A text that still holds unknown characters is read
+        through t2s phrase by phrase if that leaves fewer: 覆 is also a simplified character, so 反覆 (反复) needs it."""
         table = self.__dict__.get("_readable") or self.__dict__.setdefault("_readable", _ReadTable(self))
         read = "".join(unicodedata.normalize("NFC", text).split()).translate(table)  # in C, after a character's first sight
         if table.unknown.isdisjoint(read):
             return read, []
-        return read, [c for c in dict.fromkeys(read) if c in table.unknown]
+        unknown = [c for c in dict.fromkeys(read) if c in table.unknown]
+        # What is still unknown may be traditional in a phrase only (反覆 -> 反复): the whole text through t2s, kept
+        # only if that leaves fewer unknown characters (this can change known ones too: 痠痛 -> 酸痛).
+        phrased = simplified(read).translate(table)
+        fewer = [c for c in dict.fromkeys(phrased) if c in table.unknown]
+        return (phrased, fewer) if len(fewer) < len(unknown) else (read, unknown)
 
     @staticmethod
     def any_known(read: str, unknown: list[str]) -> bool:

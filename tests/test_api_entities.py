@@ -78,6 +78,9 @@ def test_traditional_characters_read_as_the_simplified_lexicon_writes_them(clien
     assert results[0]["score"] == results[1]["score"] and results[0]["valid"] is True
     assert results[2]["score"] == results[3]["score"]
     assert [r["unknown_characters"] for r in results] == [[]] * 4 and results[0]["text"] == "手內肌萎縮"
+    # 覆 is a simplified character too (unknown to the encoder): only the phrase 反覆 says it is traditional 反复
+    phrase, simplified = post(client, "/review-entity", {"texts": ["反覆感染", "反复感染"]}).get_json()["results"]
+    assert phrase["unknown_characters"] == [] and phrase["score"] == simplified["score"]
 
 
 def test_entity_forms_report_scores_traditional_text_as_written(client):
