@@ -22,7 +22,10 @@ def _traditional_to_simplified():
 
 def simplified(text: str) -> str:
     """Traditional Chinese in simplified characters (OpenCC's t2s: 內 -> 内, 壓 -> 压; 反覆 -> 反复 as a phrase)."""
-    return _traditional_to_simplified().convert(text)
+    try:
+        return _traditional_to_simplified().convert(text)
+    except UnicodeEncodeError:  # a lone surrogate (JSON cannot carry one; a Python caller can): left as it is
+        return text
 
 
 class _ReadTable(dict):
@@ -64,7 +67,10 @@ class CharBatches:
         ids = self.__dict__.setdefault("_ids", {})
         cid = ids.get(ch)
         if cid is None:
-            pieces = self.pieces(ch)
+            try:
+                pieces = self.pieces(ch)
+            except (TypeError, ValueError):  # a lone surrogate, which the tokenizers refuse: unknown, not a crash
+                pieces = []
             cid = ids[ch] = pieces[0] if pieces else self.unk_id
         return cid
 

@@ -65,6 +65,9 @@ def test_readable_uses_compatibility_and_simplified_forms_only_for_unknown_chara
     assert encoder.readable("手內肌萎縮") == ("手内肌萎缩", [])  # traditional characters: their simplified forms
     assert encoder.readable("手内 肌萎缩") == ("手内肌萎缩", []) == encoder.readable("手内\u3000肌萎缩")  # no whitespace
     assert encoder.readable("维生素 C") == ("维生素C", [])
+    # a lone surrogate (JSON cannot carry one, a Python caller can) is an unknown character, not a TypeError
+    assert encoder.readable("肺炎\ud800") == ("肺炎\ud800", ["\ud800"])
+    assert encoder.features(["肺炎\ud800"])[1].tolist() == [3]
     for example in build_split(LEXICON, "train"):
         assert encoder.readable(example.text)[0] == example.text  # what training reads, serving reads alike
 
