@@ -19,7 +19,8 @@ def _not_blank(v: str) -> str:
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS, examples=["Nakamura"],
                             description="a surname or full name as a form sends it: titles, suffixes, initials, quotes, "
                                         "apostrophe look-alikes (O´Brien) and joined particles (DeLuca) are read as "
-                                        "the corpus writes names (README, names as signup forms send them)"),
+                                        "the corpus writes names (README, names as signup forms send them); a form "
+                                        "with a surname field of its own does best sending the surname alone"),
                  AfterValidator(_not_blank)]
 EntityText = Annotated[str, Field(min_length=1, max_length=MAX_ENTITY_CHARS, examples=["手内肌萎缩"]),
                        AfterValidator(_not_blank)]
