@@ -12,6 +12,7 @@ CACHE_RETRY_AFTER_SECONDS, then tried again, so caching resumes by itself.
 The client is created lazily in the process that uses it (after gunicorn forks).
 """
 import hashlib
+import hmac
 import logging
 import os
 import threading
@@ -25,11 +26,14 @@ from app import jsonio
 log = logging.getLogger(__name__)
 
 
-def cache_key(endpoint: str, model: str, version: str, normalised_input: str) -> str:
+def cache_key(endpoint: str, model: str, version: str, normalised_input: str, secret: bytes = b"") -> str:
+    """The Redis key of one input's answer. With a secret, an HMAC: names are personal data and few enough that a
+    plain hash in Redis can be reversed by hashing a list of names; without the secret it cannot."""
     # Only the last field comes from users and the others never hold NUL, so the join is unambiguous
     # (and a third of the cost of JSON-encoding the tuple on the hit path).
-    raw = f"{endpoint}\0{model}\0{version}\0{normalised_input}"
-    return "pred:" + hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+    raw = f"{endpoint}\0{model}\0{version}\0{normalised_input}".encode("utf-8", "surrogatepass")
+    digest = hmac.new(secret, raw, hashlib.sha256) if secret else hashlib.sha256(raw)
+    return "pred:" + digest.hexdigest()
 
 
 class LocalTier:
@@ -65,12 +69,16 @@ class PredictionCache:
     MAX_REMEMBERED_RESPONSE = 4096
 
     def __init__(self, url: str, ttl: int, socket_timeout: float, retry_after: float, metrics=None, local_items: int = 0,
-                 remember_responses: bool = False):
+                 remember_responses: bool = False, key_secret: str = ""):
         self.url, self.ttl, self.socket_timeout, self.retry_after = url, ttl, socket_timeout, retry_after
+        self.key_secret = key_secret.encode()
         self.metrics = metrics
         self.local = LocalTier(local_items) if local_items > 0 else None
         self.responses = LocalTier(local_items) if local_items > 0 and remember_responses else None
         self._client, self._pid, self._open_until = None, None, 0.0
+
+    def key(self, endpoint: str, model: str, version: str, normalised_input: str) -> str:
+        return cache_key(endpoint, model, version, normalised_input, self.key_secret)
 
     def clear_local(self):
         for tier in (self.local, self.responses):
@@ -169,6 +177,9 @@ class PredictionCache:
 
 class NoCache:
     """Stand-in when caching is disabled by configuration."""
+    def key(self, endpoint, model, version, normalised_input):
+        return ""
+
     def get_many(self, keys):
         return [None] * len(keys)
 

@@ -20,6 +20,7 @@ DEFAULTS = {
     "REDIS_URL": "redis://127.0.0.1:6380/0",
     "CACHE_ENABLED": True,
     "CACHE_TTL_SECONDS": 86400,
+    "CACHE_KEY_SECRET": "",                               # set: Redis keys are HMACs of the inputs, not plain hashes
     "REDIS_SOCKET_TIMEOUT": 0.05,                         # seconds; a slow Redis is treated as down
     "CACHE_RETRY_AFTER_SECONDS": 5.0,                     # circuit breaker: skip Redis this long after an error
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,                # bytes; larger bodies get 413

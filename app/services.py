@@ -1,5 +1,4 @@
 """One function per endpoint: cache lookup -> batched inference for the misses -> cache fill."""
-from app.cache import cache_key
 from app.errors import ApiError, NotReady
 from models.char_features import EncoderError
 from models.name_scripts import is_supported
@@ -8,7 +7,7 @@ from models.name_text import normalise
 
 def _cached_batch(ctx, endpoint: str, model: str, version: str, keys_in: list[str], compute):
     """[(value, cached)] for each normalised input: one MGET, one forward over unique misses, one write."""
-    keys = [cache_key(endpoint, model, version, k) for k in keys_in]
+    keys = [ctx.cache.key(endpoint, model, version, k) for k in keys_in]
     found = ctx.cache.get_many(keys)
     todo = list(dict.fromkeys(k for k, v in zip(keys_in, found) if v is None))
     fresh = dict(zip(todo, compute(todo))) if todo else {}

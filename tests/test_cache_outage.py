@@ -78,3 +78,24 @@ def test_cache_keys_separate_every_field_and_take_any_text():
             cache_key("classify", "lstm", "v1", "dubois"), cache_key("review-entity", "gru", "v1", "dubois"),
             cache_key("classify", "gru", "v1", "dubois\0"), cache_key("classify", "gru", "v1", "\ud800")}
     assert len(keys) == 6 and all(k.startswith("pred:") and len(k) == 5 + 64 for k in keys)
+
+
+def test_with_a_key_secret_redis_holds_no_reversible_trace_of_a_name(tmp_path):
+    """Names are personal data. Redis holds only keys and the answers; a plain hash of a name is reversed by
+    hashing a list of names, an HMAC under CACHE_KEY_SECRET is not. Instances with the same secret share entries."""
+    from app.cache import cache_key
+    from models.name_text import normalise
+    server = RedisServer(tmp_path).start()
+    settings = {"REDIS_URL": server.url, "NAME_MODELS": "gru", "ENTITY_REVIEW": False, "LOCAL_CACHE_ITEMS": 0}
+    one, same, other = (create_app({**settings, "CACHE_KEY_SECRET": secret}).test_client() for secret in ("s3", "s3", "x9"))
+    try:
+        assert one.post("/classify", json={"name": "Kowalczyk"}).get_json()["cached"] is False
+        assert same.post("/classify", json={"name": "Kowalczyk"}).get_json()["cached"] is True  # shared
+        assert other.post("/classify", json={"name": "Kowalczyk"}).get_json()["cached"] is False
+        redis = server.client()
+        stored = [k for k in redis.keys("pred:*")]
+        assert len(stored) == 2 and not any(b"kowalczyk" in k + redis.get(k) for k in stored)
+        version = one.application.extensions["inference"].registry.names["gru"].cache_version
+        assert cache_key("classify", "gru", version, normalise("Kowalczyk")).encode() not in stored  # the plain hash
+    finally:
+        server.stop()
