@@ -20,7 +20,7 @@ MAX_NAME_CHARS = 32
 # writes apart ('De luca', 'Van der ...'), and O' with its apostrophe left out (OBrien; the corpus: O'Brien).
 # Only a capitalised particle before a capitalised word part: 'Deluca', 'DELUCA', 'Dean' and 'Mcdonald' stay as
 # they are, and Mac/Mc stay joined because the corpus writes them so. Every one is a particle that
-# name_scripts.tokens attaches to what follows (tests/test_names_models.py).
+# name_scripts.tokens attaches to what follows (tests/test_name_scripts.py).
 JOINED_PARTICLES = ("De", "Di", "Da", "Del", "Della", "Du", "Dos", "Das", "Le", "La", "Van", "Von", "Der", "Den",
                     "Ter", "Ten")
 _UPPER, _LOWER = "A-ZÀ-ÖØ-Þ", "a-zß-öø-ÿ"  # Latin letters: ASCII and Latin-1
@@ -52,7 +52,8 @@ def normalise(name: str) -> str:
     are then the plain ones (the corpus has no compatibility forms, so training reads the same either way).
     Apostrophes become ' and particles joined to a name come apart first, as the corpus writes them (no corpus
     line changes)."""
-    # Before NFKC, which splits ´; after it too, which makes some (ŉ -> ʼn, Greek ʹ -> ʹ): normalise(normalise(x)) == normalise(x)
+    # Apostrophes before NFKC, which splits ´, and after it too, which makes some (ŉ -> ʼn, Greek ʹ -> ʹ), so that
+    # normalise(normalise(x)) == normalise(x): the model reads tokens normalised once more (CharVocab.encode).
     name = APOSTROPHE_LIKE.sub("'", unicodedata.normalize("NFKC", APOSTROPHE_LIKE.sub("'", name)))
     return " ".join(split_joined_particles(name).lower().split())
 
