@@ -159,6 +159,9 @@ def latin_evidence(name: str) -> list[tuple[str, float]]:
 HONORIFICS = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "rev", "herr", "frau", "mme", "mlle",
               "madame", "monsieur", "sr", "sra", "srta", "dott", "dottssa", "ing", "mgr", "hr", "fr"}
 SUFFIXES = {"jr", "jnr", "sr", "snr", "ii", "iii", "iv", "phd", "md", "esq"}
+# Words that introduce a birth name ('Anna Schmidt geb. Müller', 'Kowalska z domu Nowak'): dropped between two
+# name words only ('Nee' alone, first or last is a surname: 倪).
+BIRTH_NAME_MARKERS = {"née", "nee", "né", "geb", "geborene", "geboren", "domu", "roz", "rozená", "nata", "nato"}
 _TITLES_AND_SUFFIXES = HONORIFICS | SUFFIXES
 
 
@@ -205,15 +208,18 @@ def words(normalised: str) -> list[str]:
 
 def origin_words(written: list[str]) -> list[str]:
     """The words that can say where a name comes from: punctuation around words stripped, leading forms of
-    address and titles, trailing suffixes and initials dropped ('prof. dr. j. schmidt jr.' -> ['schmidt']);
-    all of them if nothing else is left."""
+    address and titles, trailing suffixes, initials and the word before a birth name dropped ('prof. dr. j.
+    schmidt jr.' -> ['schmidt'], 'anna schmidt geb. müller' -> ['anna', 'schmidt', 'müller']); all of them if
+    nothing else is left."""
     pairs = [(bare, w) for w in written if (bare := _bare(w))] or [(w, w) for w in written]
     start, end = 0, len(pairs)
     while start < end and _abbreviation(pairs[start][0]) in HONORIFICS:
         start += 1
     while end > start and _abbreviation(pairs[end - 1][0]) in SUFFIXES:
         end -= 1
-    kept = [bare for bare, w in pairs[start:end] if not _is_initial(bare, w)]
+    last = end - 1
+    kept = [bare for i, (bare, w) in enumerate(pairs[start:end], start)
+            if not _is_initial(bare, w) and not (bare in BIRTH_NAME_MARKERS and start < i < last)]
     return kept or [bare for bare, _ in pairs]
 
 

@@ -80,6 +80,10 @@ def test_titles_suffixes_and_initials_are_not_name_parts():
     assert name_scripts.tokens("mary smith, ph.d.") == ["mary", "smith"] == name_scripts.tokens("mary smith, m.d.")
     assert name_scripts.tokens("dott.ssa maria rossi") == ["maria", "rossi"]
     assert name_scripts.tokens("nakamura, y.") == ["nakamura"]  # an initial with its dot, though y is a particle
+    # the word before a birth name (session 19: 'domu' had made Anna Kowalska z domu Nowak Japanese), only between names
+    assert name_scripts.tokens("anna kowalska z domu nowak") == ["anna", "kowalska", "nowak"]
+    assert name_scripts.tokens("anna schmidt geb. müller") == ["anna", "schmidt", "müller"]
+    assert name_scripts.tokens("lily nee") == ["lily", "nee"] == name_scripts.tokens("nee lily")[::-1]  # 倪
 
 
 def test_joined_particles_are_written_apart():
