@@ -342,3 +342,24 @@ def test_an_unexpected_error_is_a_json_500_naming_the_request_and_the_log_has_th
     assert "support-ticket-7" in resp.get_json()["error"]["message"] and "secrets" not in resp.get_data(as_text=True)
     logged = [r for r in caplog.records if r.getMessage() == "unhandled error in request support-ticket-7"]
     assert logged and logged[0].exc_info[0] is RuntimeError
+
+
+def readme_examples() -> list[tuple[str, dict, str]]:
+    """(path, body, answer as README shows it) for each curl in README's API block followed by a commented answer."""
+    from pathlib import Path
+    block = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8").split("## API", 1)[1]
+    block = block.split("```bash", 1)[1].split("```", 1)[0]
+    found = re.findall(r"curl -s localhost:8000(/\S+) .*?-d '(\{.*?\})'\n((?:# .*\n)+)", block)
+    return [(path, json.loads(body), "".join(line[2:].strip() for line in answer.splitlines()))
+            for path, body, answer in found]
+
+
+def test_readme_examples_show_what_the_service_answers(client):
+    """The answers README shows, "…" standing for what it leaves out, are what the service sends (the entity score
+    had stayed at an old checkpoint's 0.8982)."""
+    examples = readme_examples()
+    assert len(examples) >= 2
+    for path, body, shown in examples:
+        pattern = ".*?".join(map(re.escape, shown.split("…")))
+        answer = client.post(path, json=body).get_data(as_text=True).strip()
+        assert re.fullmatch(pattern, answer), (path, shown, answer)
