@@ -356,7 +356,7 @@ def readme_examples() -> list[tuple[str, dict, str]]:
 
 def test_readme_examples_show_what_the_service_answers(client):
     """The answers README shows, "…" standing for what it leaves out, are what the service sends (the entity score
-    had stayed at an old checkpoint's 0.8982)."""
+    example had said 0.8982 where the service answers 0.8957)."""
     examples = readme_examples()
     assert len(examples) >= 2
     for path, body, shown in examples:
