@@ -90,7 +90,8 @@ class CharBatches:
         which hold no unknown character, read unchanged. A text that still holds unknown characters is read
         through t2s phrase by phrase if that leaves fewer: 覆 is also a simplified character, so 反覆 (反复) needs it."""
         table = self.__dict__.get("_readable") or self.__dict__.setdefault("_readable", _ReadTable(self))
-        read = "".join(unicodedata.normalize("NFC", text).split()).translate(table)  # in C, after a character's first sight
+        # str.translate runs in C, after a character's first sight
+        read = "".join(unicodedata.normalize("NFC", text).split()).translate(table)
         if table.unknown.isdisjoint(read):
             return read, []
         unknown = [c for c in dict.fromkeys(read) if c in table.unknown]

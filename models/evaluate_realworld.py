@@ -41,8 +41,9 @@ def decorated(rows) -> list[tuple[str, str, str]]:
     """Each full-name row once more with a title, suffix, initials or 'Surname, Given' (in rotation), and once
     more with those written with dots and no spaces."""
     full = [r for r in rows if r[2] == "full-name"]
-    return [(forms[i % len(forms)](name), label, category) for forms, category in
-            ((DECORATIONS, "decorated:full-name"), (DOTTED, "dotted:full-name")) for i, (name, label, _) in enumerate(full)]
+    return [(forms[i % len(forms)](name), label, category)
+            for forms, category in ((DECORATIONS, "decorated:full-name"), (DOTTED, "dotted:full-name"))
+            for i, (name, label, _) in enumerate(full)]
 
 
 def evaluate(predictor: NamePredictor, rows) -> dict:

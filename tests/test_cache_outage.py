@@ -87,7 +87,8 @@ def test_with_a_key_secret_redis_holds_no_reversible_trace_of_a_name(tmp_path):
     from models.name_text import normalise
     server = RedisServer(tmp_path).start()
     settings = {"REDIS_URL": server.url, "NAME_MODELS": "gru", "ENTITY_REVIEW": False, "LOCAL_CACHE_ITEMS": 0}
-    one, same, other = (create_app({**settings, "CACHE_KEY_SECRET": secret}).test_client() for secret in ("s3", "s3", "x9"))
+    one, same, other = (create_app({**settings, "CACHE_KEY_SECRET": secret}).test_client()
+                        for secret in ("s3", "s3", "x9"))
     try:
         assert one.post("/classify", json={"name": "Kowalczyk"}).get_json()["cached"] is False
         assert same.post("/classify", json={"name": "Kowalczyk"}).get_json()["cached"] is True  # shared
