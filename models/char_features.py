@@ -5,9 +5,14 @@ import unicodedata
 
 import numpy as np
 
+from models.invisible import visible
+
 FEATURE_DIM = 768
 POOLINGS = ("last", "mean")
 MAX_CHARS = 62  # longest candidate we encode (+[CLS]/[SEP] = our encoder's 64 positions); the API rejects longer ones
+# Distinct characters a memo keeps before it starts afresh. Every code point sent through once had grown a worker by
+# ~500 MB for good (109 -> 613 MB, 1.1 M entries in each memo), some 18 requests of texts no model sees.
+MEMO_LIMIT = 20_000
 
 
 class EncoderError(ValueError):
@@ -67,6 +72,8 @@ class CharBatches:
         ids = self.__dict__.setdefault("_ids", {})
         cid = ids.get(ch)
         if cid is None:
+            if len(ids) >= MEMO_LIMIT:
+                ids.clear()
             try:
                 pieces = self.pieces(ch)
             except (TypeError, ValueError):  # a lone surrogate, which the tokenizers refuse: unknown, not a crash
@@ -81,8 +88,8 @@ class CharBatches:
     def readable(self, text: str) -> tuple[str, list[str]]:
         """`text` as the encoder reads it, and the distinct characters it still cannot read, in order.
 
-        NFC and without whitespace, which the lexicon never holds (手内 肌萎缩 and 维生素 C read as 手内肌萎缩 and
-        维生素C; a space was an [UNK] row). A character outside the vocabulary becomes its NFKC compatibility form
+        NFC and without whitespace or invisible format characters, which the lexicon never holds (手内 肌萎缩 and
+        维生素 C read as 手内肌萎缩 and 维生素C; a space was an [UNK] row). A character outside the vocabulary becomes its NFKC compatibility form
         when the encoder knows all of that (full-width Ｃ -> C, ① -> 1, ㎎ -> mg, compatibility ideographs), else
         its simplified form when the encoder knows that (traditional 內 -> 内, 壓 -> 压), because the lexicon
         writes them so. Known characters stay as they are (the full-width ， that training negatives contain is
@@ -90,8 +97,11 @@ class CharBatches:
         which hold no unknown character, read unchanged. A text that still holds unknown characters is read
         through t2s phrase by phrase if that leaves fewer: 覆 is also a simplified character, so 反覆 (反复) needs it."""
         table = self.__dict__.get("_readable") or self.__dict__.setdefault("_readable", _ReadTable(self))
+        if len(table) >= MEMO_LIMIT:  # the table and its unknown set start afresh together, between two texts
+            table.clear()
+            table.unknown.clear()
         # str.translate runs in C, after a character's first sight
-        read = "".join(unicodedata.normalize("NFC", text).split()).translate(table)
+        read = "".join(visible(unicodedata.normalize("NFC", text)).split()).translate(table)
         if table.unknown.isdisjoint(read):
             return read, []
         unknown = [c for c in dict.fromkeys(read) if c in table.unknown]

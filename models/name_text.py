@@ -11,6 +11,8 @@ import unicodedata
 
 from anyascii import anyascii
 
+from models.invisible import visible
+
 PAD, UNK = "<pad>", "<unk>"
 
 MAX_NAME_CHARS = 32
@@ -50,11 +52,11 @@ def normalise(name: str) -> str:
     """Canonical form used for training rows, cache keys, script checks and model input. NFKC, not just NFC:
     a phone keyboard or a Japanese IME may send full-width Ｎａｋａｍｕｒａ or half-width ﾀﾅｶ, whose letters
     are then the plain ones (the corpus has no compatibility forms, so training reads the same either way).
-    Apostrophes become ' and particles joined to a name come apart first, as the corpus writes them (no corpus
-    line changes)."""
+    Invisible format characters go (models/invisible.py), apostrophes become ' and particles joined to a name come
+    apart first, as the corpus writes them (no corpus line changes)."""
     # Apostrophes before NFKC, which splits ´, and after it too, which makes some (ŉ -> ʼn, Greek ʹ -> ʹ), so that
     # normalise(normalise(x)) == normalise(x): the model reads tokens normalised once more (CharVocab.encode).
-    name = APOSTROPHE_LIKE.sub("'", unicodedata.normalize("NFKC", APOSTROPHE_LIKE.sub("'", name)))
+    name = APOSTROPHE_LIKE.sub("'", unicodedata.normalize("NFKC", APOSTROPHE_LIKE.sub("'", visible(name))))
     return " ".join(split_joined_particles(name).lower().split())
 
 

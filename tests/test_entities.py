@@ -72,6 +72,25 @@ def test_readable_uses_compatibility_and_simplified_forms_only_for_unknown_chara
         assert encoder.readable(example.text)[0] == example.text  # what training reads, serving reads alike
 
 
+def test_what_the_encoder_remembers_of_characters_is_bounded(tiny_encoder, monkeypatch):
+    """Every code point sent once had grown a worker by ~500 MB for good (docs/benchmarks.md, session 19): the memos
+    start afresh past MEMO_LIMIT, and read the same after as before."""
+    from models import char_features
+    monkeypatch.setattr(char_features, "MEMO_LIMIT", 50)
+    encoder = CharEncoder.load(tiny_encoder[0])
+    texts = ["".join(map(chr, range(c, c + 20))) for c in range(0x4E00, 0x4E00 + 2000, 20)] + LEXICON[:10] + ["手內肌萎縮"]
+    bounded = []
+    for text in texts:
+        bounded.append(encoder.readable(text))
+        # one text adds at most its characters and, read through t2s as a whole, their simplified forms
+        assert len(encoder.__dict__["_readable"]) < 50 + 2 * 20 and len(encoder.__dict__["_ids"]) <= 50
+    monkeypatch.setattr(char_features, "MEMO_LIMIT", 10 ** 9)
+    unbounded = CharEncoder.load(tiny_encoder[0])
+    assert bounded == [unbounded.readable(t) for t in texts]
+    assert len(unbounded.__dict__["_readable"]) > 2000  # what the bound kept out
+    assert encoder.readable("肺\u200b炎\u00ad") == ("肺炎", [])  # invisible format characters dropped
+
+
 def test_length_sorted_chunks_bound_items_and_padded_characters():
     assert length_sorted_chunks([3, 1, 2, 5], max_items=2) == [[1, 2], [0, 3]]
     assert length_sorted_chunks([62, 6, 62, 6, 6], max_tokens=128) == [[1, 3, 4], [0, 2]]  # 4 x 62 > 128

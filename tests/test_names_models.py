@@ -45,6 +45,16 @@ def test_normalise_is_idempotent(name):
     assert normalise(once) == once
 
 
+def test_invisible_format_characters_are_every_cf_and_leave_names():
+    import sys
+    import unicodedata
+    from models.invisible import FORMAT_CHARACTERS
+    cf = {chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"}
+    matched = {chr(c) for c in range(sys.maxunicode + 1) if FORMAT_CHARACTERS.fullmatch(chr(c))}
+    assert matched == cf
+    assert normalise("Sch\u200dmidt") == "schmidt" == normalise("\ufeffSchmi\u00addt\u2066")  # ZWJ, BOM, soft hyphen
+
+
 def tiny_names(tmp_path):
     data = tmp_path / "names"
     data.mkdir()
