@@ -96,10 +96,9 @@ class CharBatches:
         not turned into ASCII; 痠, which the lexicon holds, is not simplified), so training and evaluation texts,
         which hold no unknown character, read unchanged. A text that still holds unknown characters is read
         through t2s phrase by phrase if that leaves fewer: 覆 is also a simplified character, so 反覆 (反复) needs it."""
-        table = self.__dict__.get("_readable") or self.__dict__.setdefault("_readable", _ReadTable(self))
-        if len(table) >= MEMO_LIMIT:  # the table and its unknown set start afresh together, between two texts
-            table.clear()
-            table.unknown.clear()
+        table = self.__dict__.get("_readable")
+        if table is None or len(table) >= MEMO_LIMIT:  # afresh: a new table, so a text another thread is reading
+            table = self.__dict__["_readable"] = _ReadTable(self)  # keeps the old one and its unknown set whole
         # str.translate runs in C, after a character's first sight
         read = "".join(visible(unicodedata.normalize("NFC", text)).split()).translate(table)
         if table.unknown.isdisjoint(read):
