@@ -14,6 +14,7 @@ from prometheus_client.mmap_dict import MmapedDict
 
 log = logging.getLogger("gunicorn.error")
 CACHE_EVENTS = ("local_hit", "hit", "miss", "error", "skipped")
+HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}  # RFC 9110, 5789
 UNREAD_REASONS = ("unsupported_script", "unknown_characters")
 CLOSE_REASONS = ("request_timeout", "silent", "response_timeout", "stopping")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -48,7 +49,10 @@ class Metrics:
                             "already held its share of heavy work (app/admission.py)", registry=r)
 
     def observe_request(self, endpoint: str, method: str, status: str, seconds: float):
-        """Count and time one request; the label set is bounded (URL rules × methods × statuses)."""
+        """Count and time one request; the label set is bounded (URL rules × methods × statuses): a method outside
+        HTTP's own is counted as "other". Each made-up method had been a series of its own in every worker's files:
+        2,000 requests with random methods took /metrics to 3 MB and 648 ms a scrape."""
+        method = method if method in HTTP_METHODS else "other"
         key = (endpoint, method, status)
         children = self._request_children.get(key)
         if children is None:
