@@ -44,11 +44,12 @@ class _ReadTable(dict):
     def __missing__(self, code: int) -> str:
         ch, knows = chr(code), self.batches.knows
         mapped = ch
-        if not knows(ch):  # its compatibility form, else its simplified form, if the encoder knows that
-            for form in (unicodedata.normalize("NFKC", ch), simplified(ch)):
-                if form and knows(form):
-                    mapped = form
-                    break
+        if not knows(ch):  # its compatibility form if the encoder knows that, else (only then OpenCC) its simplified one
+            compat = unicodedata.normalize("NFKC", ch)
+            if compat and knows(compat):
+                mapped = compat
+            elif (simple := simplified(ch)) and knows(simple):
+                mapped = simple
         self[code] = mapped
         self.unknown.update(c for c in mapped if not knows(c))
         return mapped
@@ -89,8 +90,8 @@ class CharBatches:
         """`text` as the encoder reads it, and the distinct characters it still cannot read, in order.
 
         NFC and without whitespace or invisible format characters, which the lexicon never holds (手内 肌萎缩 and
-        维生素 C read as 手内肌萎缩 and 维生素C; a space was an [UNK] row). A character outside the vocabulary becomes its NFKC compatibility form
-        when the encoder knows all of that (full-width Ｃ -> C, ① -> 1, ㎎ -> mg, compatibility ideographs), else
+        维生素 C read as 手内肌萎缩 and 维生素C; a space was an [UNK] row). A character outside the vocabulary becomes
+        its NFKC compatibility form when the encoder knows all of that (full-width Ｃ -> C, ① -> 1, ㎎ -> mg, compatibility ideographs), else
         its simplified form when the encoder knows that (traditional 內 -> 内, 壓 -> 压), because the lexicon
         writes them so. Known characters stay as they are (the full-width ， that training negatives contain is
         not turned into ASCII; 痠, which the lexicon holds, is not simplified), so training and evaluation texts,

@@ -94,7 +94,7 @@ def test_with_a_key_secret_redis_holds_no_reversible_trace_of_a_name(tmp_path):
         assert same.post("/classify", json={"name": "Kowalczyk"}).get_json()["cached"] is True  # shared
         assert other.post("/classify", json={"name": "Kowalczyk"}).get_json()["cached"] is False
         redis = server.client()
-        stored = [k for k in redis.keys("pred:*")]
+        stored = redis.keys("pred:*")
         assert len(stored) == 2 and not any(b"kowalczyk" in k + redis.get(k) for k in stored)
         version = one.application.extensions["inference"].registry.names["gru"].cache_version
         assert cache_key("classify", "gru", version, normalise("Kowalczyk")).encode() not in stored  # the plain hash

@@ -1,5 +1,6 @@
 // Signup form: debounced /classify of the family name alone (a given name only adds noise: README) pre-selects the
-// most likely country when the answer is confident; the user can always override. An unsure answer only lists suggestions: pre-selecting a guess invites signing up with it.
+// most likely country when the answer is confident; the user can always override. An unsure answer only lists
+// suggestions: pre-selecting a guess invites signing up with it.
 const $ = (id) => document.getElementById(id);
 const regionName = (code) => {
   try { return new Intl.DisplayNames(["en"], { type: "region" }).of(code); } catch (e) { return code; }
