@@ -35,6 +35,7 @@ install-serve: system-deps  ## venv with only what the service imports (requirem
 	$(call venv_with,requirements-serve.txt)
 
 serve: install encoder-onnx  ## start redis + gunicorn under supervisor and wait until /ready
+	@$(VENV)/bin/python -m app.config > /dev/null  # a wrong setting stops here, named, not after a minute's wait
 	@mkdir -p $(RUN_DIR)
 	@if [ -S $(RUN_DIR)/supervisor.sock ] && supervisorctl -c deploy/supervisord.conf status >/dev/null 2>&1; then \
 	  supervisorctl -c deploy/supervisord.conf restart all; else supervisord -c deploy/supervisord.conf; fi

@@ -1,53 +1,108 @@
 """Service configuration: defaults, overridden once from the environment (see README table)."""
 import os
 import socket
+import sys
 from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from redis.connection import parse_url
 
 from models.paths import ONNX_CACHE
 
 ROOT = Path(__file__).resolve().parent.parent
 
-DEFAULTS = {
-    "NAME_CHECKPOINTS_DIR": str(ROOT / "checkpoints"),   # holds names-<arch>/ folders
-    "NAME_MODELS": "gru,lstm,rnn",                        # every one must load for /ready
-    "DEFAULT_NAME_MODEL": "gru",
-    "ENTITY_ENCODER_DIR": str(ROOT / "checkpoints" / "entity-encoder"),
-    "ENTITY_RNN_DIR": str(ROOT / "checkpoints" / "entity-rnn"),
-    "ENTITY_REVIEW": True,                                # load and serve /review-entity
-    "ENTITY_ENCODER_INT8": True,                          # int8 encoder (ONNX Runtime: static quantisation; torch: dynamic)
-    "ENTITY_ENCODER_RUNTIME": "onnx",                     # "onnx": cached ONNX export (no transformers import); "torch"
-    "ONNX_CACHE_DIR": str(ONNX_CACHE),                    # where encoder exports are kept (models/encoder_onnx.py)
-    "REDIS_URL": "redis://127.0.0.1:6380/0",
-    "CACHE_ENABLED": True,
-    "CACHE_TTL_SECONDS": 86400,
-    "CACHE_KEY_SECRET": "",                               # set: Redis keys are HMACs of the inputs, not plain hashes
-    "REDIS_SOCKET_TIMEOUT": 0.05,                         # seconds; a slow Redis is treated as down
-    "CACHE_RETRY_AFTER_SECONDS": 5.0,                     # circuit breaker: skip Redis this long after an error
-    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,                # bytes; larger bodies get 413
-    "LOW_CONFIDENCE_THRESHOLD": 0.5,
-    "CORS_ORIGINS": "",                                   # comma-separated origins allowed to call the API
-    "THREADS": 4,                                         # gunicorn threads per worker (deploy/gunicorn.conf.py reads it here)
-    "REQUEST_READ_TIMEOUT": 5.0,                          # seconds a client may send nothing in the middle of a request (gthread); 0 = no limit
-    "CLIENT_BUFFER_BYTES": 64 << 20,                      # per worker and direction: requests still arriving, answers slow readers have not taken (gthread)
-    "HEAVY_ENTITY_CHARS": 1024,                           # an entity request of this many characters or more is heavy (~0.1 s); 0 = never
-    "HEAVY_NAME_CHARS": 16384,                            # a /classify request of this many characters or more is heavy (~0.2 s); 0 = never
-    "HEAVY_REQUESTS": 0,                                  # heavy calls a worker admits at once, running one at a time; 0 = THREADS - 1
-    "TORCH_THREADS": 1,                                   # intra-op threads per worker, ONNX Runtime's and (if loaded) torch's
-    "NAME_RUNTIME": "onnx",                               # "onnx": every name batch in ONNX Runtime, no torch import; "torch"
-    "ONNX_MAX_BATCH": 8,                                  # NAME_RUNTIME=torch: batches up to this many parts in ONNX Runtime; 0 = torch only
-    "CROSS_REQUEST_BATCHING": False,                      # concurrent misses in a worker share one forward pass (no gain measured on 2 cores)
-    "MAX_BATCH_ITEMS": 1024,                              # largest such shared batch (items)
-    "MALLOC_TRIM_AFTER_ITEMS": 64,                        # malloc_trim after a forward pass of this many items; 0 = never
-    "LOCAL_CACHE_ITEMS": 2048,                            # per-worker in-memory tier in front of Redis; 0 = off
-    "REMEMBER_RESPONSES": True,                           # repeats of small fully cached requests answered whole from that tier
-    "INSTANCE_NAME": socket.gethostname(),                # sent as X-Instance on every response
-}
+NAME_MODEL_ARCHS = ("rnn", "lstm", "gru")  # what /classify's "model" may name (app/schemas.py)
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+NonNegative = Annotated[int, Field(ge=0)]
+Positive = Annotated[int, Field(ge=1)]
 
 
-def coerce(default, raw: str):
-    if isinstance(default, bool):
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
-    return type(default)(raw)
+class Settings(BaseModel):
+    """Every setting, typed and bounded: a value out of range stops the start with a message naming it, rather
+    than a typo quietly turning a feature off (ENTITY_REVIEW=ture) or a worker answering 500s (REDIS_URL=host:port)."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # gunicorn (deploy/gunicorn.conf.py)
+    BIND: str = Field("127.0.0.1:8000", min_length=1)
+    WORKERS: Positive = 2
+    WORKER_CLASS: str = Field("gthread", min_length=1)
+    WORKER_TIMEOUT: Positive = 30                          # seconds; < a typical 60 s probe timeout
+    GRACEFUL_TIMEOUT: NonNegative = 20                     # seconds in-flight requests get on stop or HUP
+    ACCESS_LOG: str = ""                                  # a path, "-" for the gunicorn log, empty = off
+    LOG_LEVEL: Literal[LOG_LEVELS] = "info"
+    RUN_DIR: str = ""                                     # empty: the system's temporary folder (metrics files)
+    MALLOC_MMAP_THRESHOLD: int = Field(1 << 20, ge=0, le=32 << 20)  # glibc's largest; 0 = its dynamic threshold
+    MALLOC_ARENAS: NonNegative = 0                         # 0 = glibc's default
+    # models
+    NAME_CHECKPOINTS_DIR: str = str(ROOT / "checkpoints")  # holds names-<arch>/ folders
+    NAME_MODELS: str = "gru,lstm,rnn"                     # every one must load for /ready
+    DEFAULT_NAME_MODEL: Literal[NAME_MODEL_ARCHS] = "gru"
+    ENTITY_ENCODER_DIR: str = str(ROOT / "checkpoints" / "entity-encoder")
+    ENTITY_RNN_DIR: str = str(ROOT / "checkpoints" / "entity-rnn")
+    ENTITY_REVIEW: bool = True                            # load and serve /review-entity
+    ENTITY_ENCODER_INT8: bool = True                      # int8 encoder (ONNX Runtime: static quantisation; torch: dynamic)
+    ENTITY_ENCODER_RUNTIME: Literal["onnx", "torch"] = "onnx"  # "onnx": cached ONNX export (no transformers import)
+    ONNX_CACHE_DIR: str = str(ONNX_CACHE)                 # where encoder exports are kept (models/encoder_onnx.py)
+    NAME_RUNTIME: Literal["onnx", "torch"] = "onnx"       # "onnx": every name batch in ONNX Runtime, no torch import
+    ONNX_MAX_BATCH: NonNegative = 8                        # NAME_RUNTIME=torch: batches up to this many parts in ONNX Runtime; 0 = torch only
+    TORCH_THREADS: Positive = 1                            # intra-op threads per worker, ONNX Runtime's and (if loaded) torch's
+    # cache
+    REDIS_URL: str = "redis://127.0.0.1:6380/0"
+    CACHE_ENABLED: bool = True
+    CACHE_TTL_SECONDS: Positive = 86400                    # Redis refuses an expiry of 0 or less
+    CACHE_KEY_SECRET: str = ""                            # set: Redis keys are HMACs of the inputs, not plain hashes
+    REDIS_SOCKET_TIMEOUT: float = Field(0.05, gt=0, allow_inf_nan=False)  # seconds; a slow Redis is treated as down
+    CACHE_RETRY_AFTER_SECONDS: float = Field(5.0, ge=0, allow_inf_nan=False)  # circuit breaker: skip Redis this long after an error
+    LOCAL_CACHE_ITEMS: NonNegative = 2048                  # per-worker in-memory tier in front of Redis; 0 = off
+    REMEMBER_RESPONSES: bool = True                       # repeats of small fully cached requests answered whole from that tier
+    # requests
+    MAX_CONTENT_LENGTH: Positive = 2 * 1024 * 1024         # bytes; larger bodies get 413
+    LOW_CONFIDENCE_THRESHOLD: float = Field(0.5, ge=0, le=1)
+    CORS_ORIGINS: str = ""                                # comma-separated origins allowed to call the API
+    THREADS: Positive = 4                                  # gunicorn threads per worker (deploy/gunicorn.conf.py reads it here)
+    REQUEST_READ_TIMEOUT: float = Field(5.0, ge=0, allow_inf_nan=False)  # seconds a request may stop arriving (gthread); 0 = the worker timeout
+    CLIENT_BUFFER_BYTES: NonNegative = 64 << 20            # per worker and direction: requests still arriving, answers not yet taken (gthread)
+    HEAVY_ENTITY_CHARS: NonNegative = 1024                 # an entity request of this many characters or more is heavy (~0.1 s); 0 = never
+    HEAVY_NAME_CHARS: NonNegative = 16384                  # a /classify request of this many characters or more is heavy (~0.2 s); 0 = never
+    HEAVY_REQUESTS: NonNegative = 0                        # heavy calls a worker admits at once, running one at a time; 0 = THREADS - 1
+    CROSS_REQUEST_BATCHING: bool = False                  # concurrent misses in a worker share one forward pass (no gain measured on 2 cores)
+    MAX_BATCH_ITEMS: Positive = 1024                       # largest such shared batch (items)
+    MALLOC_TRIM_AFTER_ITEMS: NonNegative = 64              # malloc_trim after a forward pass of this many items; 0 = never
+    INSTANCE_NAME: str = Field(default_factory=socket.gethostname)  # sent as X-Instance on every response
+
+    @field_validator("LOG_LEVEL", mode="before")
+    @classmethod
+    def _lower(cls, v):
+        return v.lower() if isinstance(v, str) else v
+
+    @field_validator("NAME_MODELS")
+    @classmethod
+    def _known_models(cls, v: str) -> str:
+        archs = [a.strip() for a in v.split(",") if a.strip()]
+        if not archs or any(a not in NAME_MODEL_ARCHS for a in archs):
+            raise ValueError(f"must list one or more of {', '.join(NAME_MODEL_ARCHS)}, comma-separated")
+        return ",".join(archs)
+
+    @field_validator("REDIS_URL")
+    @classmethod
+    def _redis_url(cls, v: str) -> str:
+        parse_url(v)  # raises ValueError naming the schemes it takes (redis://, rediss://, unix://)
+        return v
+
+    @model_validator(mode="after")
+    def _default_is_served(self):
+        if self.DEFAULT_NAME_MODEL not in self.NAME_MODELS.split(","):
+            raise ValueError(f"DEFAULT_NAME_MODEL {self.DEFAULT_NAME_MODEL!r} is not among NAME_MODELS "
+                             f"({self.NAME_MODELS})")
+        return self
+
+
+class ConfigError(ValueError):
+    """Settings the service cannot start with; the message names each wrong variable and what it takes."""
+
+
+DEFAULTS = Settings().model_dump()
 
 
 def uses_torch(settings: dict) -> bool:
@@ -76,5 +131,43 @@ def heavy_admitted(settings: dict) -> int:
 
 
 def from_env(environ=os.environ) -> dict:
-    """DEFAULTS with any variable of the same name from the environment, typed like its default."""
-    return {k: coerce(v, environ[k]) if k in environ else v for k, v in DEFAULTS.items()}
+    """The settings, each from the environment variable of its name where one is set, else its default. For a
+    number or a switch, an empty value counts as unset, and a switch takes true/false, yes/no, on/off or 1/0.
+    Raises ConfigError naming every wrong variable."""
+    raw = {}
+    for name, field in Settings.model_fields.items():
+        value = environ.get(name)
+        if value is None:
+            continue
+        if field.annotation is not str:
+            value = value.strip()
+            if not value:
+                continue
+        raw[name] = value
+    try:
+        return Settings(**raw).model_dump()
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            name = ".".join(map(str, err["loc"]))
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "bool_parsing":
+                message += " (true/false, yes/no, on/off, 1/0)"
+            problems.append(f"{name}={err['input']!r}: {message}" if name else message)
+        raise ConfigError("; ".join(problems)) from None
+
+
+def main() -> int:
+    """`python -m app.config`: check the environment's settings before starting (make serve does), and show them."""
+    try:
+        settings = from_env()
+    except ConfigError as e:
+        print(f"configuration error: {e}", file=sys.stderr)
+        return 1
+    for name, value in settings.items():
+        print(f"{name}={'(set)' if name == 'CACHE_KEY_SECRET' and value else value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -69,8 +69,9 @@ def main():
     ap.add_argument("--out", type=Path, default=ROOT / "docs/reports/profile")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="service settings to override")
     args = ap.parse_args()
-    from app.config import DEFAULTS, coerce
-    overrides = {k: coerce(DEFAULTS[k], v) for k, v in (item.split("=", 1) for item in args.set)}
+    from app.config import from_env
+    given = dict(item.split("=", 1) for item in args.set)
+    overrides = {k: v for k, v in from_env(given).items() if k in given}  # typed and checked as the service's
 
     from app import create_app
     with tempfile.TemporaryDirectory() as tmp:

@@ -13,34 +13,40 @@ itself (~0.3 s). transformers is not imported at all: the entity encoder is serv
 cached ONNX export (models/encoder_onnx.py); only a worker that has to make that export imports it.
 """
 import os
+import sys
 import tempfile
 
-bind = os.environ.get("BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("WORKERS", "2"))
-worker_class = os.environ.get("WORKER_CLASS", "gthread")   # threads keep /health answering while one request computes
+from app.config import ConfigError, from_env, torch_if_used
+
+try:
+    settings = from_env()  # every variable checked before anything starts (app/config.py)
+except ConfigError as e:
+    sys.exit(f"configuration error: {e}")  # one line in the log, exit 1: supervisor marks the program FATAL
+
+bind = settings["BIND"]
+workers = settings["WORKERS"]
+worker_class = settings["WORKER_CLASS"]  # threads keep /health answering while one request computes
 if worker_class == "gthread":  # the same, with lingering closes off its event loop (app/gunicorn_worker.py)
     worker_class = "app.gunicorn_worker.ThreadWorker"
-timeout = int(os.environ.get("WORKER_TIMEOUT", "30"))      # < a typical 60 s probe timeout
-graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "20"))
+threads = settings["THREADS"]  # the app reads the same setting: it keeps one thread free of heavy work (app/admission.py)
+timeout = settings["WORKER_TIMEOUT"]  # < a typical 60 s probe timeout
+graceful_timeout = settings["GRACEFUL_TIMEOUT"]
 keepalive = 5
 preload_app = False
 control_socket_disable = True  # several instances per host (tests, scale-out) must not share ~/.gunicorn/gunicorn.ctl
-accesslog = os.environ.get("ACCESS_LOG") or None
+accesslog = settings["ACCESS_LOG"] or None
 # gunicorn's default line, plus the request's duration in seconds and its X-Request-ID (app/request_ids.py)
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(L)s id=%({x-request-id}o)s'
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info")
+loglevel = settings["LOG_LEVEL"]
 
-os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("TORCH_THREADS", "1"))  # before torch or numpy is imported
+os.environ.setdefault("OMP_NUM_THREADS", str(settings["TORCH_THREADS"]))  # before torch or numpy is imported
 import tokenizers  # noqa: E402,F401  (import only)
-from app.config import from_env, torch_if_used  # noqa: E402
 
-settings = from_env()
-threads = settings["THREADS"]  # the app reads the same setting: it keeps one thread free of heavy work (app/admission.py)
 torch_if_used(settings)  # imported in the master only where a torch runtime is set
 
 # Metrics from all workers: prometheus-client multiprocess mode needs this set before it is imported.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(os.environ.get("RUN_DIR", tempfile.gettempdir()),
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(settings["RUN_DIR"] or tempfile.gettempdir(),
                                                                f"prometheus-{bind.replace(':', '_').replace('/', '_')}"))
 
 
@@ -60,12 +66,10 @@ def post_fork(server, worker):
     # Before the worker allocates anything big (app/libc.py): a fixed mmap threshold keeps batch
     # tensors from piling up in the arenas; at most MALLOC_ARENAS arenas.
     from app.libc import fix_mmap_threshold, limit_malloc_arenas
-    threshold = int(os.environ.get("MALLOC_MMAP_THRESHOLD", str(1 << 20)))  # 0 = glibc's dynamic threshold
-    if threshold:
-        fix_mmap_threshold(threshold)
-    arenas = int(os.environ.get("MALLOC_ARENAS", "0"))  # 0 = glibc's default (8 per core); 2 measured no RSS gain
-    if arenas:
-        limit_malloc_arenas(arenas)
+    if settings["MALLOC_MMAP_THRESHOLD"]:  # 0 = glibc's dynamic threshold
+        fix_mmap_threshold(settings["MALLOC_MMAP_THRESHOLD"])
+    if settings["MALLOC_ARENAS"]:  # 0 = glibc's default (8 per core); 2 measured no RSS gain
+        limit_malloc_arenas(settings["MALLOC_ARENAS"])
 
 
 def child_exit(server, worker):
