@@ -14,11 +14,15 @@ class ApiError(Exception):
     status, code = 400, "bad_request"
     retry_after: int | None = None  # seconds, sent as Retry-After
 
-    def __init__(self, message: str, code: str | None = None, status: int | None = None):
+    def __init__(self, message: str, code: str | None = None, status: int | None = None,
+                 headers: dict | None = None):
         super().__init__(message)
         self.message = message
         self.code = code or self.code
         self.status = status or self.status
+        self.headers = dict(headers or {})
+        if self.retry_after is not None:
+            self.headers["Retry-After"] = str(self.retry_after)
 
 
 class NotReady(ApiError):
@@ -49,8 +53,7 @@ def init_app(app):
     @app.errorhandler(ApiError)
     def _api(e):
         response, status = error_response(e.status, e.code, e.message)
-        if e.retry_after is not None:
-            response.headers["Retry-After"] = str(e.retry_after)
+        response.headers.update(e.headers)  # e.g. Retry-After, Accept-Encoding
         return response, status
 
     @app.errorhandler(ValidationError)

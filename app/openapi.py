@@ -22,7 +22,12 @@ CLASSIFY_EXAMPLES = {"one name": {"name": "Nakamura"},
 REVIEW_EXAMPLES = {"one text": {"text": "手内肌萎缩"}, "a batch": {"texts": ["手内肌萎缩", "缩萎肌内手", "高血压"]}}
 
 
-ERROR_DESCRIPTIONS = {408: "request_timeout: the request stopped arriving for REQUEST_READ_TIMEOUT seconds",
+ERROR_DESCRIPTIONS = {400: "malformed_json, invalid_request (types, limits), unknown_model, invalid_text, "
+                           "invalid_features, or malformed_body (a gzip body that does not unpack)",
+                      408: "request_timeout: the request stopped arriving for REQUEST_READ_TIMEOUT seconds",
+                      413: "payload_too_large: the body, or a gzip body once unpacked, is over MAX_CONTENT_LENGTH",
+                      415: "unsupported_media_type: a Content-Type other than application/json, a charset other "
+                           "than UTF-8, or a Content-Encoding other than gzip (the answer's Accept-Encoding says so)",
                       503: "not_ready (models loading, or entity review disabled) or overloaded (this worker is "
                                "busy with large entity batches: retry after Retry-After seconds)"}
 
@@ -33,6 +38,9 @@ REQUEST_ID_HEADER = {"description": "the caller's X-Request-ID when it matches t
 REQUEST_ID_PARAMETER = {"name": HEADER, "in": "header", "required": False,
                         "description": "an id of the caller's for this request, echoed back (another is made when it "
                                        "does not match the pattern)", "schema": {"type": "string"}}
+CONTENT_ENCODING_PARAMETER = {"name": "Content-Encoding", "in": "header", "required": False,
+                              "description": "gzip: the body is gzip-compressed (unpacked up to the same body limit)",
+                              "schema": {"type": "string", "enum": ["gzip", "identity"]}}
 
 
 def _responses(ok_models, *errors):
@@ -41,6 +49,9 @@ def _responses(ok_models, *errors):
     out = {"200": {"description": "OK", "content": {"application/json": {"schema": ok}}}}
     for code in errors:
         out[str(code)] = {"description": ERROR_DESCRIPTIONS.get(code, "error"), "content": _json(s.ErrorResponse)}
+        if code == 415:
+            out[str(code)]["headers"] = {"Accept-Encoding": {"description": "the content codings a body may have",
+                                                             "schema": {"type": "string"}}}
         if code == 503:
             out[str(code)]["headers"] = {"Retry-After": {"description": "seconds, with code overloaded",
                                                          "schema": {"type": "integer"}}}
@@ -79,11 +90,14 @@ def document() -> dict:
                                       "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
         },
         "components": {"schemas": defs["$defs"], "headers": {"RequestId": REQUEST_ID_HEADER},
-                       "parameters": {"RequestId": REQUEST_ID_PARAMETER}},
+                       "parameters": {"RequestId": REQUEST_ID_PARAMETER,
+                                      "ContentEncoding": CONTENT_ENCODING_PARAMETER}},
     }
     for operations in doc["paths"].values():  # every operation takes an X-Request-ID and every answer has one
-        for operation in operations.values():
+        for method, operation in operations.items():
             operation["parameters"] = [{"$ref": "#/components/parameters/RequestId"}]
+            if method == "post":  # a body may come gzipped
+                operation["parameters"].append({"$ref": "#/components/parameters/ContentEncoding"})
             for response in operation["responses"].values():
                 response.setdefault("headers", {})[HEADER] = {"$ref": "#/components/headers/RequestId"}
     return doc

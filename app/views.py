@@ -1,50 +1,19 @@
-"""HTTP routes; each view: body -> remembered response? -> parse and validate -> one service call -> respond.
+"""HTTP routes; each view: body (app/request_body.py) -> remembered response? -> parse and validate -> one service call -> respond.
 
 A byte-identical repeat of a small request whose every item was a cache hit is answered from the
 worker's memory before parsing (app/cache.py, "remembered" responses): the cache-hit path then costs
 little more than /health (docs/benchmarks.md).
 """
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
-from werkzeug.exceptions import ClientDisconnected
+from flask import Blueprint, Response, current_app, jsonify, render_template
 
 from app import jsonio, schemas, services
-from app.errors import ApiError
+from app.request_body import json_body
 
 bp = Blueprint("api", __name__)
 
 
 def ctx():
     return current_app.extensions["inference"]
-
-
-BOM = b"\xef\xbb\xbf"  # some Windows clients start UTF-8 with it; RFC 8259 lets parsers ignore it
-
-
-def json_body() -> bytes:
-    """The raw body of a JSON request (without a UTF-8 byte-order mark): 415 for another Content-Type,
-    413 past MAX_CONTENT_LENGTH, 408 when the client stops sending it."""
-    if request.mimetype != "application/json":
-        raise ApiError(f"Content-Type must be application/json, got {request.mimetype or 'none'!r}",
-                       "unsupported_media_type", 415)
-    environ = request.environ
-    declared = environ.get("CONTENT_LENGTH", "")
-    try:
-        if declared.isdigit() and int(declared) <= ctx().config["MAX_CONTENT_LENGTH"]:
-            # A declared body straight from the server, which reads exactly that many bytes: werkzeug's
-            # limited-stream wrapper costs ~11 µs, a tenth of a cache hit (docs/benchmarks.md). Chunked or
-            # oversized bodies take it (413).
-            body = environ["wsgi.input"].read(int(declared))
-        else:
-            body = request.get_data(cache=False) or b""
-    except (TimeoutError, ClientDisconnected) as e:
-        # werkzeug reports a failed read as the client gone (400); a read that timed out is a client that
-        # stopped sending (app/gunicorn_worker.py, REQUEST_READ_TIMEOUT). gunicorn keeps the connection: should
-        # the rest of the body come, it is read and dropped before the next request; if nothing comes, the
-        # connection waits on the event loop (no thread) until keepalive ends.
-        if isinstance(e, TimeoutError) or isinstance(e.__context__, TimeoutError):
-            raise ApiError("the request body stopped arriving; send it whole", "request_timeout", 408) from None
-        raise
-    return body.removeprefix(BOM)
 
 
 def parse(schema, body: bytes):

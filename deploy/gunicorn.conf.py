@@ -57,7 +57,20 @@ def on_starting(server):
         os.remove(os.path.join(path, name))
 
 
+def forget_project_modules():
+    """Drop the project's modules (app.*, models.*) from this freshly forked worker, so it imports them from disk.
+
+    The master imports a few: app.config for the settings above, and the worker class with what it imports
+    (app.errors, app.request_ids, app.request_arrival). A worker forked on HUP inherited those as the master had
+    first loaded them, so `make reload` served new code everywhere but there: a changed error handler stayed the
+    old one (tests/test_reload.py). The running worker class itself (app/gunicorn_worker.py, app/request_arrival.py)
+    and this file's settings change only with a restart (`make serve`)."""
+    for name in [m for m in sys.modules if m.split(".")[0] in ("app", "models")]:
+        del sys.modules[name]
+
+
 def post_fork(server, worker):
+    forget_project_modules()  # first: everything below and the app then import today's code
     from app.gunicorn_worker import use_json_error_pages
     from app.metrics import ServerMetrics
     worker.server_metrics = ServerMetrics()  # the worker's own, for app/gunicorn_worker.py

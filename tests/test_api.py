@@ -1,4 +1,5 @@
 """The HTTP contract against the committed checkpoints and a real redis-server."""
+import gzip
 import json
 import re
 import sys
@@ -203,6 +204,49 @@ def test_a_utf8_byte_order_mark_is_ignored(client):
     assert small.status_code == 200 and small.get_json()["predictions"]
     assert large.status_code == 200 and len(large.get_json()["results"]) == 1000
     assert_error(post(client, "/classify", bom + bom + b'{"name": "Smith"}'), 400, "malformed_json")  # only one
+
+
+def test_a_gzip_body_is_unpacked_and_answered_as_the_plain_one(client):
+    # Before, a gzip body was read as JSON ("Invalid JSON", 400) and another coding's header was ignored.
+    body = json.dumps({"names": ["Nakamura", "Иванов"] * 200}).encode()
+    post(client, "/classify", body)
+    plain = post(client, "/classify", body)  # cached now, as every answer below
+    for coding in ("gzip", "x-gzip", "GZIP", "identity, gzip"):
+        packed = post(client, "/classify", gzip.compress(body), headers={"Content-Encoding": coding})
+        assert packed.status_code == 200 and packed.get_json()["results"] == plain.get_json()["results"]
+    two_members = gzip.compress(body[:100]) + gzip.compress(body[100:])  # as concatenated .gz files are
+    assert post(client, "/classify", two_members, headers={"Content-Encoding": "gzip"}).get_json() == plain.get_json()
+    texts = post(client, "/review-entity", gzip.compress('{"text": "手内肌萎缩"}'.encode()),
+                 headers={"Content-Encoding": "gzip"})
+    assert texts.status_code == 200 and texts.get_json()["valid"] is True
+
+
+def test_a_body_that_does_not_unpack_or_another_coding_is_refused_saying_why(client):
+    body = gzip.compress(b'{"name": "Smith"}')
+    assert_error(post(client, "/classify", b'{"name": "Smith"}', headers={"Content-Encoding": "gzip"}), 400,
+                 "malformed_body")
+    assert_error(post(client, "/classify", body[:-6], headers={"Content-Encoding": "gzip"}), 400, "malformed_body")
+    for coding in ("br", "deflate", "gzip, gzip", "compress"):
+        r = post(client, "/classify", body, headers={"Content-Encoding": coding})
+        assert_error(r, 415, "unsupported_media_type")
+        assert r.headers["Accept-Encoding"] == "gzip"  # RFC 9110 12.5.3: which codings are accepted
+    r = post(client, "/classify", {"name": "Smith"}, content_type="application/json; charset=utf-16")
+    assert_error(r, 415, "unsupported_media_type")
+    assert "UTF-8" in r.get_json()["error"]["message"]
+    assert post(client, "/classify", {"name": "Smith"}, content_type="application/json; charset=UTF-8").status_code == 200
+
+
+def test_a_gzip_body_unpacks_no_further_than_the_body_limit(redis_server):
+    app = create_app({"REDIS_URL": redis_server.url, "NAME_MODELS": "gru", "ENTITY_REVIEW": False,
+                      "MAX_CONTENT_LENGTH": 4096})
+    bomb = gzip.compress(b'{"name": "' + b"a" * 10_000_000 + b'"}')  # 10 MB in ~10 kB: more than 4 kB either way
+    small_bomb = gzip.compress(b'{"names": [' + b'"Smith", ' * 600 + b'"Li"]}')  # 5.4 kB unpacked from 100 bytes
+    assert len(small_bomb) < 4096
+    for packed in (bomb, small_bomb):
+        assert_error(post(app.test_client(), "/classify", packed, headers={"Content-Encoding": "gzip"}), 413,
+                     "payload_too_large")
+    fits = gzip.compress(b'{"names": [' + b'"Smith", ' * 400 + b'"Li"]}')
+    assert post(app.test_client(), "/classify", fits, headers={"Content-Encoding": "gzip"}).status_code == 200
 
 
 def test_body_limit_holds_for_small_bodies_too(redis_server):

@@ -1,4 +1,5 @@
 """Fuzzing the API: generated and hand-picked nasty requests never give >= 500, errors keep their shape."""
+import gzip
 import json
 
 import pydantic
@@ -111,3 +112,15 @@ NASTY = [
 def test_hand_picked_nasty_inputs(client, path, body):
     raw = body if isinstance(body, (str, bytes)) else json.dumps(body)
     check(client.post(path, data=raw, content_type="application/json"), path)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=shaped | json_values, cut=st.integers(0, 40), noise=st.binary(max_size=20),
+       coding=st.sampled_from(["gzip", "x-gzip", "gzip, identity", "br", "gzip, gzip", ""]))
+def test_generated_gzip_bodies(client, body, cut, noise, coding):
+    """Gzip bodies whole, cut short or with bytes after them, under every kind of Content-Encoding."""
+    packed = gzip.compress(json.dumps(body, allow_nan=True).encode())
+    for raw in (packed, packed[:cut], packed + noise):
+        for path in ("/classify", "/review-entity"):
+            check(client.post(path, data=raw, content_type="application/json",
+                              headers={"Content-Encoding": coding} if coding else {}), path)

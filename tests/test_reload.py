@@ -6,11 +6,14 @@ import re
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
 
-from tests.helpers import ROOT, gunicorn, metric, wait_for_workers, wait_http, worker_pids
+from tests.helpers import (ROOT, free_port, gunicorn, http, metric, stop_process, wait_for_workers, wait_http,
+                           worker_pids)
 
 
 def classify(base):
@@ -65,6 +68,35 @@ def test_hup_reloads_checkpoints_without_dropping_requests(tmp_path):
                 break
             time.sleep(0.2)
         assert served == [results[-1][1]], served
+
+
+def test_hup_puts_new_code_in_service_even_where_the_master_had_imported_it(tmp_path):
+    """A copy of the code, served, changed on disk in app/errors.py (which the master imports with the worker
+    class), then HUP: the fresh workers' 404 carries the new code. Before deploy/gunicorn.conf.py's
+    forget_project_modules they inherited the master's copy of the module and kept answering the old one."""
+    src = tmp_path / "src"
+    for part in ("app", "models", "deploy"):
+        shutil.copytree(ROOT / part, src / part, ignore=shutil.ignore_patterns("__pycache__"))
+    (src / "checkpoints").symlink_to(ROOT / "checkpoints")
+    port = free_port()
+    env = {**os.environ, "BIND": f"127.0.0.1:{port}", "RUN_DIR": str(tmp_path), "WORKERS": "1",
+           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom"), "NAME_MODELS": "gru", "ENTITY_REVIEW": "false",
+           "CACHE_ENABLED": "false"}
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "app.wsgi:app"],
+                            cwd=src, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(base + "/ready", timeout=90)
+        assert http("GET", base + "/nope")[1]["error"]["code"] == "not_found"
+        errors = src / "app" / "errors.py"
+        errors.write_text(errors.read_text().replace('404: "not_found"', '404: "no_such_path"'))
+        old = worker_pids(proc.pid)
+        os.kill(proc.pid, signal.SIGHUP)
+        assert not wait_for_workers(proc.pid, 1, old) & old
+        wait_http(base + "/ready", timeout=60)
+        assert http("GET", base + "/nope")[1]["error"]["code"] == "no_such_path"
+    finally:
+        stop_process(proc)
 
 
 def test_sigterm_finishes_the_requests_that_have_begun_then_the_master_exits(tmp_path):
