@@ -17,16 +17,22 @@ def json_body() -> bytes:
     """The body of a JSON request, unpacked and without a UTF-8 byte-order mark. 415 for another Content-Type,
     a charset other than UTF-8 or a content coding other than gzip; 413 past MAX_CONTENT_LENGTH (unpacked too);
     408 when the client stops sending it; 400 for a gzip body that does not unpack."""
+    environ = request.environ
+    if environ.get("CONTENT_TYPE") != "application/json":  # the usual header, taken without parsing it
+        check_content_type()
+    gzipped = "HTTP_CONTENT_ENCODING" in environ and content_coding()
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    body = read_body(limit)
+    return (gunzip(body, limit) if gzipped else body).removeprefix(BOM)
+
+
+def check_content_type():
     if request.mimetype != "application/json":
         raise ApiError(f"Content-Type must be application/json, got {request.mimetype or 'none'!r}",
                        "unsupported_media_type", 415)
     charset = request.mimetype_params.get("charset", "utf-8")
     if charset.lower() not in UTF8:
         raise ApiError(f"JSON bodies are UTF-8 (RFC 8259); got charset={charset!r}", "unsupported_media_type", 415)
-    gzipped = content_coding()
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    body = read_body(limit)
-    return (gunzip(body, limit) if gzipped else body).removeprefix(BOM)
 
 
 def content_coding() -> bool:
