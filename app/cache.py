@@ -120,9 +120,12 @@ class PredictionCache:
         if self.metrics:
             self.metrics.cache_event["error"].inc()
 
-    def get_many(self, keys: list[str]) -> list[dict | None]:
+    def get_many(self, keys: list[str], valid=None) -> list[dict | None]:
         """Cached values in key order: the local tier first, then one MGET for the rest.
-        None for a miss, or for a key not held locally while Redis is unavailable."""
+        None for a miss, or for a key not held locally while Redis is unavailable. A value from Redis that does
+        not decode, or that `valid(value)` refuses, is a miss too (counted `invalid`), so the caller computes and
+        overwrites it: an entry another release wrote in another shape, or one garbled outside the service,
+        had been a 500 for every request that read it until it expired."""
         values = [self.local.get(k) for k in keys] if self.local else [None] * len(keys)
         todo = [i for i, v in enumerate(values) if v is None]
         self._count("local_hit", len(keys) - len(todo))
@@ -136,14 +139,24 @@ class PredictionCache:
         except redis.RedisError as e:
             self._failed("get", e)
             return values
+        hits = invalid = 0
         for i, v in zip(todo, raw):
-            if v is not None:
-                values[i] = jsonio.loads(v)
-                if self.local:
-                    self.local.put(keys[i], values[i])
-        hits = sum(v is not None for v in raw)
+            if v is None:
+                continue
+            try:
+                value = jsonio.loads(v)
+            except ValueError:
+                value = None
+            if value is None or (valid is not None and not valid(value)):
+                invalid += 1
+                continue
+            hits += 1
+            values[i] = value
+            if self.local:
+                self.local.put(keys[i], value)
         self._count("hit", hits)
-        self._count("miss", len(raw) - hits)
+        self._count("invalid", invalid)
+        self._count("miss", len(raw) - hits - invalid)
         return values
 
     def _count(self, event: str, n: int):
@@ -180,7 +193,7 @@ class NoCache:
     def key(self, endpoint, model, version, normalised_input):
         return ""
 
-    def get_many(self, keys):
+    def get_many(self, keys, valid=None):
         return [None] * len(keys)
 
     def get_response(self, key, body):

@@ -5,10 +5,11 @@ from models.name_scripts import is_supported
 from models.name_text import normalise
 
 
-def _cached_batch(ctx, endpoint: str, model: str, version: str, keys_in: list[str], compute):
-    """[(value, cached)] for each normalised input: one MGET, one forward over unique misses, one write."""
+def _cached_batch(ctx, endpoint: str, model: str, version: str, keys_in: list[str], compute, valid):
+    """[(value, cached)] for each normalised input: one MGET, one forward over unique misses, one write.
+    `valid(value)`: whether a cached value has the shape `compute` gives (else it is computed afresh)."""
     keys = [ctx.cache.key(endpoint, model, version, k) for k in keys_in]
-    found = ctx.cache.get_many(keys)
+    found = ctx.cache.get_many(keys, valid)
     todo = list(dict.fromkeys(k for k, v in zip(keys_in, found) if v is None))
     fresh = dict(zip(todo, compute(todo))) if todo else {}
     key_of = dict(zip(keys_in, keys))
@@ -36,12 +37,17 @@ def _classify(ctx, predictor, names: list[str], model: str, top_k: int):
             out.append([[predictor.labels[i], round(row[i], 6)] for i in ranked])
         return out
 
+    def valid(ranking) -> bool:  # compute's shape: [[language, probability], ...], every language once
+        return (isinstance(ranking, list) and len(ranking) == len(predictor.labels)
+                and all(isinstance(p, list) and len(p) == 2 and isinstance(p[1], float) for p in ranking)
+                and {p[0] for p in ranking} == predictor.countries.keys())
+
     # No letters, or only scripts none of our languages use: an honest empty answer, no model call.
     normalised = [normalise(n) for n in names]
     supported = [is_supported(n) for n in normalised]
     keys_in = [n for n, ok in zip(normalised, supported) if ok]
     ctx.metrics.without_model["unsupported_script"].inc(len(names) - len(keys_in))
-    rows = iter(_cached_batch(ctx, "classify", model, predictor.cache_version, keys_in, compute))
+    rows = iter(_cached_batch(ctx, "classify", model, predictor.cache_version, keys_in, compute, valid))
     threshold = ctx.config["LOW_CONFIDENCE_THRESHOLD"]
     results = []
     for name, ok in zip(names, supported):
@@ -85,9 +91,12 @@ def _review(ctx, reviewer, texts: list[str]):
     def compute(normalised):
         return [round(s, 6) for s in ctx.registry.infer("entity-review", normalised)]
 
+    def valid(score) -> bool:
+        return isinstance(score, float) and 0.0 <= score <= 1.0
+
     # The key names how the features were computed too: an int8 and an fp32 encoder score a text differently.
     rows = iter(_cached_batch(ctx, "review-entity", f"entity/{encoder.variant}", reviewer.cache_version,
-                              [k for k, ok in zip(keys_in, readable) if ok], compute))
+                              [k for k, ok in zip(keys_in, readable) if ok], compute, valid))
     results = []
     for text, (_, unknown), ok in zip(texts, read, readable):
         score, cached = next(rows) if ok else (0.0, False)

@@ -67,6 +67,42 @@ def test_second_identical_request_is_a_cache_hit(client, redis_server):
     assert again["cached"] is True and again["predictions"][:3] == first["predictions"]
 
 
+# What another release or a hand outside the service may have left under a key: text that is not JSON, JSON
+# of another shape. Each had been a 500 for every request reading it until it expired (24 h by default).
+GARBLED = [b'{"trunc', b"\xff\xfe", b"null", b'{"x": 1}', b'[["English", 0.9]]', b'"text"',
+           json.dumps([[lang, 0.05] for lang in ["Nowhere"] * 18]).encode(), b"[]", b"1.5", b"true", b"[0.5]"]
+
+
+@pytest.mark.parametrize("path,body", [("/classify", {"names": ["Kowalczyk", "Tanaka"]}),
+                                       ("/review-entity", {"texts": ["手内肌萎缩", "高血压"]})])
+def test_a_cached_entry_that_does_not_read_is_a_miss_recomputed_and_overwritten(app, client, redis_server, path,
+                                                                                  body):
+    fresh = post(client, path, body).get_json()["results"]
+    r = redis_server.client()
+    keys = r.keys("pred:*")
+    assert len(keys) == 2
+    cache = app.extensions["inference"].cache
+    invalid = 'prediction_cache_events_total{event="invalid"}'
+    before = metric_value(client, invalid)
+    for garbled in GARBLED:
+        for key in keys:
+            r.set(key, garbled)
+        cache.clear_local()
+        answer = post(client, path, body)
+        assert answer.status_code == 200, (garbled, answer.get_data(as_text=True)[:200])
+        assert answer.get_json()["results"] == fresh, garbled  # computed again, "cached": false
+        assert all(r.get(k) != garbled for k in keys)  # and the good answer written over it
+    assert metric_value(client, invalid) - before == 2 * len(GARBLED)
+    cache.clear_local()
+    again = post(client, path, body).get_json()["results"]
+    assert [a["cached"] for a in again] == [True, True]
+
+
+def metric_value(client, series: str) -> float:
+    text = client.get("/metrics").get_data(as_text=True)
+    return float(re.search(re.escape(series) + r" (\S+)", text).group(1))
+
+
 def test_batch_mixes_hits_and_misses(client):
     post(client, "/classify", {"name": "Tanaka"})
     body = post(client, "/classify", {"names": ["Tanaka", "Suzuki"]}).get_json()
