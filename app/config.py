@@ -4,6 +4,7 @@ import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from redis.connection import parse_url
@@ -165,8 +166,20 @@ def main() -> int:
         print(f"configuration error: {e}", file=sys.stderr)
         return 1
     for name, value in settings.items():
-        print(f"{name}={'(set)' if name == 'CACHE_KEY_SECRET' and value else value}")
+        print(f"{name}={shown(name, value)}")
     return 0
+
+
+def shown(name: str, value) -> str:
+    """A setting as it may be printed: the cache key secret and a password in REDIS_URL masked."""
+    if name == "CACHE_KEY_SECRET" and value:
+        return "(set)"
+    if name == "REDIS_URL":
+        parts = urlsplit(value)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+            return urlunsplit(parts._replace(netloc=netloc))
+    return str(value)
 
 
 if __name__ == "__main__":
