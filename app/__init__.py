@@ -51,11 +51,28 @@ def create_app(test_config: dict | None = None) -> Flask:
         if settings["CACHE_ENABLED"] else NoCache()
     app.extensions["inference"] = ServiceContext(settings, registry, cache, metrics)
     errors.init_app(app)
+    if settings["COMPRESS_RESPONSES"]:
+        compress_responses(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(api_docs())
     _instrument(app, metrics, [o.strip() for o in settings["CORS_ORIGINS"].split(",") if o.strip()],
                 settings["INSTANCE_NAME"])
     return app
+
+
+# A 1,000-name answer (top 3) is 341 KB of repetitive JSON: 22 KB in zstd at 0.6 ms, 24 KB in br (quality 1) at
+# 0.6 ms, 27 KB in gzip (level 1) at 1.5 ms, against ~0.4 s of model work; a single name's ~0.4 KB is sent as it is.
+COMPRESSION = {"COMPRESS_ALGORITHM": ["zstd", "br", "gzip"], "COMPRESS_MIN_SIZE": 1024, "COMPRESS_LEVEL": 1,
+               "COMPRESS_BR_LEVEL": 1, "COMPRESS_ZSTD_LEVEL": 3,
+               "COMPRESS_MIMETYPES": ["application/json", "text/css", "text/javascript", "application/javascript"]}
+
+
+def compress_responses(app: Flask):
+    """Answers in the best coding a client accepts (Accept-Encoding), as nginx in deploy/ does with gzip: with
+    gunicorn alone (the Kubernetes manifest) nothing else would."""
+    from flask_compress import Compress
+    app.config.update(COMPRESSION)
+    Compress(app)
 
 
 def api_docs():

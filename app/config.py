@@ -59,6 +59,7 @@ class Settings(BaseModel):
     REMEMBER_RESPONSES: bool = True                       # repeats of small fully cached requests answered whole from that tier
     # requests
     MAX_CONTENT_LENGTH: Positive = 2 * 1024 * 1024         # bytes; larger bodies get 413
+    COMPRESS_RESPONSES: bool = True                       # answers of 1 KB or more in zstd, br or gzip to clients that accept it
     LOW_CONFIDENCE_THRESHOLD: float = Field(0.5, ge=0, le=1)
     CORS_ORIGINS: str = ""                                # comma-separated origins allowed to call the API
     THREADS: Positive = 4                                  # gunicorn threads per worker (deploy/gunicorn.conf.py reads it here)
