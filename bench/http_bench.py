@@ -48,6 +48,7 @@ CONFIGS = {
     "gthread 2w x 4t, 2 malloc arenas": {**GTHREAD, "MALLOC_ARENAS": "2"},
     "gthread 2w x 4t, glibc dynamic mmap threshold": {**GTHREAD, "MALLOC_MMAP_THRESHOLD": "0"},
     "gthread 2w x 4t, responses not remembered": {**GTHREAD, "REMEMBER_RESPONSES": "false"},
+    "gthread 2w x 4t, answers not compressed": {**GTHREAD, "COMPRESS_RESPONSES": "false"},
     "gthread 2w x 4t, no trim after large batches": {**GTHREAD, "MALLOC_TRIM_AFTER_ITEMS": "0"},
     "gthread 2w x 4t, names in torch only (NAME_RUNTIME=torch ONNX_MAX_BATCH=0, default until session 8)":
         {**GTHREAD, "NAME_RUNTIME": "torch", "ONNX_MAX_BATCH": "0"},
