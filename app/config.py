@@ -13,15 +13,16 @@ from models.paths import ONNX_CACHE
 
 ROOT = Path(__file__).resolve().parent.parent
 
-NAME_MODEL_ARCHS = ("rnn", "lstm", "gru")  # what /classify's "model" may name (app/schemas.py)
+NAME_MODEL_ARCHS = ("rnn", "lstm", "gru")  # the name models there are; /classify's "model" names one (app/schemas.py)
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 NonNegative = Annotated[int, Field(ge=0)]
 Positive = Annotated[int, Field(ge=1)]
 
 
 class Settings(BaseModel):
-    """Every setting, typed and bounded: a value out of range stops the start with a message naming it, rather
-    than a typo quietly turning a feature off (ENTITY_REVIEW=ture) or a worker answering 500s (REDIS_URL=host:port)."""
+    """Every setting (README, "Configuration"), typed and bounded: a wrong value stops the start with a message
+    naming it, rather than a typo quietly turning a feature off (ENTITY_REVIEW=ture) or a worker answering 500s
+    (REDIS_URL=host:port)."""
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # gunicorn (deploy/gunicorn.conf.py)
@@ -42,35 +43,35 @@ class Settings(BaseModel):
     ENTITY_ENCODER_DIR: str = str(ROOT / "checkpoints" / "entity-encoder")
     ENTITY_RNN_DIR: str = str(ROOT / "checkpoints" / "entity-rnn")
     ENTITY_REVIEW: bool = True                            # load and serve /review-entity
-    ENTITY_ENCODER_INT8: bool = True                      # int8 encoder (ONNX Runtime: static quantisation; torch: dynamic)
-    ENTITY_ENCODER_RUNTIME: Literal["onnx", "torch"] = "onnx"  # "onnx": cached ONNX export (no transformers import)
-    ONNX_CACHE_DIR: str = str(ONNX_CACHE)                 # where encoder exports are kept (models/encoder_onnx.py)
-    NAME_RUNTIME: Literal["onnx", "torch"] = "onnx"       # "onnx": every name batch in ONNX Runtime, no torch import
-    ONNX_MAX_BATCH: NonNegative = 8                        # NAME_RUNTIME=torch: batches up to this many parts in ONNX Runtime; 0 = torch only
-    TORCH_THREADS: Positive = 1                            # intra-op threads per worker, ONNX Runtime's and (if loaded) torch's
+    ENTITY_ENCODER_INT8: bool = True                      # ONNX Runtime: static int8; torch: dynamic
+    ENTITY_ENCODER_RUNTIME: Literal["onnx", "torch"] = "onnx"  # "onnx": the cached ONNX export
+    ONNX_CACHE_DIR: str = str(ONNX_CACHE)                 # encoder exports (models/encoder_onnx.py)
+    NAME_RUNTIME: Literal["onnx", "torch"] = "onnx"       # "onnx": no torch import
+    ONNX_MAX_BATCH: NonNegative = 8                        # NAME_RUNTIME=torch: batches this small in ONNX Runtime
+    TORCH_THREADS: Positive = 1                            # intra-op threads per worker (ONNX Runtime, torch)
     # cache
     REDIS_URL: str = "redis://127.0.0.1:6380/0"
     CACHE_ENABLED: bool = True
     CACHE_TTL_SECONDS: Positive = 86400                    # Redis refuses an expiry of 0 or less
-    CACHE_KEY_SECRET: str = ""                            # set: Redis keys are HMACs of the inputs, not plain hashes
-    REDIS_SOCKET_TIMEOUT: float = Field(0.05, gt=0, allow_inf_nan=False)  # seconds; a slow Redis is treated as down
-    CACHE_RETRY_AFTER_SECONDS: float = Field(5.0, ge=0, allow_inf_nan=False)  # circuit breaker: skip Redis this long after an error
-    LOCAL_CACHE_ITEMS: NonNegative = 2048                  # per-worker in-memory tier in front of Redis; 0 = off
-    REMEMBER_RESPONSES: bool = True                       # repeats of small fully cached requests answered whole from that tier
+    CACHE_KEY_SECRET: str = ""                            # set: Redis keys are HMACs, not plain hashes
+    REDIS_SOCKET_TIMEOUT: float = Field(0.05, gt=0, allow_inf_nan=False)  # seconds; a slower Redis is down
+    CACHE_RETRY_AFTER_SECONDS: float = Field(5.0, ge=0, allow_inf_nan=False)  # skip Redis this long after an error
+    LOCAL_CACHE_ITEMS: NonNegative = 2048                  # per-worker tier in front of Redis; 0 = off
+    REMEMBER_RESPONSES: bool = True                       # small fully cached repeats answered from that tier
     # requests
     MAX_CONTENT_LENGTH: Positive = 2 * 1024 * 1024         # bytes; larger bodies get 413
-    COMPRESS_RESPONSES: bool = True                       # answers of 1 KB or more in zstd, br or gzip to clients that accept it
+    COMPRESS_RESPONSES: bool = True                       # answers of 1 KB or more in zstd, br or gzip
     LOW_CONFIDENCE_THRESHOLD: float = Field(0.5, ge=0, le=1)
     CORS_ORIGINS: str = ""                                # comma-separated origins allowed to call the API
-    THREADS: Positive = 4                                  # gunicorn threads per worker (deploy/gunicorn.conf.py reads it here)
-    REQUEST_READ_TIMEOUT: float = Field(5.0, ge=0, allow_inf_nan=False)  # seconds a request may stop arriving (gthread); 0 = the worker timeout
-    CLIENT_BUFFER_BYTES: NonNegative = 64 << 20            # per worker and direction: requests still arriving, answers not yet taken (gthread)
-    HEAVY_ENTITY_CHARS: NonNegative = 1024                 # an entity request of this many characters or more is heavy (~0.1 s); 0 = never
-    HEAVY_NAME_CHARS: NonNegative = 16384                  # a /classify request of this many characters or more is heavy (~0.2 s); 0 = never
-    HEAVY_REQUESTS: NonNegative = 0                        # heavy calls a worker admits at once, running one at a time; 0 = THREADS - 1
-    CROSS_REQUEST_BATCHING: bool = False                  # concurrent misses in a worker share one forward pass (no gain measured on 2 cores)
+    THREADS: Positive = 4                                  # gunicorn threads per worker
+    REQUEST_READ_TIMEOUT: float = Field(5.0, ge=0, allow_inf_nan=False)  # a request may stall this long (s)
+    CLIENT_BUFFER_BYTES: NonNegative = 64 << 20            # per worker and direction, held for slow clients
+    HEAVY_ENTITY_CHARS: NonNegative = 1024                 # an entity request this long is heavy (~0.1 s); 0 = never
+    HEAVY_NAME_CHARS: NonNegative = 16384                  # a /classify request this long is heavy (~0.2 s); 0 = never
+    HEAVY_REQUESTS: NonNegative = 0                        # heavy calls a worker admits at once; 0 = THREADS - 1
+    CROSS_REQUEST_BATCHING: bool = False                  # concurrent misses share a forward pass (no gain here)
     MAX_BATCH_ITEMS: Positive = 1024                       # largest such shared batch (items)
-    MALLOC_TRIM_AFTER_ITEMS: NonNegative = 64              # malloc_trim after a forward pass of this many items; 0 = never
+    MALLOC_TRIM_AFTER_ITEMS: NonNegative = 64              # malloc_trim after a forward pass this large; 0 = never
     INSTANCE_NAME: str = Field(default_factory=socket.gethostname)  # sent as X-Instance on every response
 
     @field_validator("LOG_LEVEL", mode="before")

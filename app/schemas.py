@@ -3,11 +3,12 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from app.config import NAME_MODEL_ARCHS
 from models.char_features import FEATURE_DIM, MAX_CHARS as MAX_ENTITY_CHARS
 
 MAX_BATCH_ITEMS = 1000
 MAX_NAME_CHARS = 100
-NAME_MODELS = ("rnn", "lstm", "gru")
+NAME_MODELS = NAME_MODEL_ARCHS
 
 
 def _not_blank(v: str) -> str:

@@ -1,4 +1,5 @@
-"""HTTP routes; each view: body (app/request_body.py) -> remembered response? -> parse and validate -> one service call -> respond.
+"""HTTP routes; each view: body (app/request_body.py) -> remembered response? -> parse and validate -> one
+service call -> respond.
 
 A byte-identical repeat of a small request whose every item was a cache hit is answered from the
 worker's memory before parsing (app/cache.py, "remembered" responses): the cache-hit path then costs
