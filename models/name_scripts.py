@@ -45,6 +45,19 @@ SUFFIX_BOOST = 50.0
 SUFFIX_LABELS = {"ová": {"Czech"}}
 PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "di", "da", "dos", "das", "du", "la", "le", "ter",
              "ten", "o", "o'", "ó", "ní", "mac", "mc", "al", "el", "bin", "ibn", "abu", "st", "y"}
+# A Vietnamese full name puts the family name first and very often a middle name that marks sex: Văn (men), Thị
+# (women). Written without diacritics (ASCII forms, passports), 'van' was read as the Dutch particle and 'le' as
+# the French one: 'Nguyen Van An' was Vietnamese 0.27 / Dutch 0.23, 'Le Van Luong' French (session 20). After one
+# of the common family names (these cover most Vietnamese people; several are names elsewhere too, hence the
+# middle-name condition), the middle name is that evidence instead: Vietnamese x PARTICLE_BOOST, and it is left
+# out of the mean like a particle with nothing to attach to.
+VIETNAMESE_SURNAMES = {"nguyen", "tran", "le", "pham", "hoang", "huynh", "phan", "vu", "vo", "dang", "bui", "do", "ho",
+                       "ngo", "duong", "ly", "dinh", "truong", "lam", "mai", "trinh", "doan", "luong", "cao", "ha",
+                       "ta", "chu", "luu", "tong", "thai", "chau", "giang", "ton", "quach", "kieu", "la",
+                       "nguyễn", "trần", "lê", "phạm", "hoàng", "huỳnh", "vũ", "võ", "đặng", "bùi", "đỗ", "hồ",
+                       "ngô", "dương", "lý", "đinh", "trương", "lâm", "trịnh", "đoàn", "lương", "hà", "tạ", "lưu",
+                       "tống", "thái", "châu", "tôn", "quách", "kiều"}
+VIETNAMESE_MIDDLE = {"van", "văn", "thi", "thị"}
 CHINESE_SURNAMES = set("王李张刘陈杨黄赵吴周徐孙马朱胡郭何罗郑梁谢宋唐许韩冯邓曹彭曾肖董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
                        "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
                        "張劉陳楊黃趙吳孫馬鄭謝韓馮鄧蕭葉蘇呂盧鍾譚陸賈韋鄒龔萬錢湯")
@@ -130,10 +143,24 @@ def diacritic_labels(text: str) -> set[str]:
     return {lang for ch in text for lang in DIACRITIC_LANGS.get(ch, ())}
 
 
+def vietnamese_full_name(origin: list[str]) -> bool:
+    """Whether origin words read as a Vietnamese full name with its middle name: 'nguyen van an', 'tran thi mai',
+    in either order ('van an, nguyen'): a Văn or Thị that a name follows (not a particle: 'van der ...'), and a
+    Vietnamese family name among the other words."""
+    if len(origin) < 3:
+        return False
+    middle = [i for i, w in enumerate(origin[:-1]) if w in VIETNAMESE_MIDDLE and origin[i + 1] not in PARTICLES]
+    return bool(middle) and any(w in VIETNAMESE_SURNAMES for i, w in enumerate(origin) if i not in middle)
+
+
 def particle_labels(normalised: str) -> set[str]:
-    """Languages suggested by the name's particles: 'van der berg' -> Dutch, "o'neill" -> Irish."""
+    """Languages suggested by the name's particles: 'van der berg' -> Dutch, "o'neill" -> Irish; a Vietnamese
+    middle name after a Vietnamese family name -> Vietnamese ('nguyen van an')."""
+    written = normalised.replace("-", " ").split()
+    if VIETNAMESE_MIDDLE.intersection(written) and vietnamese_full_name(origin_words(words(normalised))):
+        return {"Vietnamese"}
     found = set()
-    for word in normalised.replace("-", " ").split():
+    for word in written:
         key = "o'" if word.startswith("o'") else "mac" if word.startswith("mac") and len(word) > 4 else \
             "mc" if word.startswith("mc") and len(word) > 3 else word
         found |= PARTICLE_LABELS.get(key, set())
@@ -226,8 +253,11 @@ def origin_words(written: list[str]) -> list[str]:
 def tokens(normalised: str) -> list[str]:
     """Name parts with particles attached to what follows: 'mary o'neill' -> ['mary', "o'neill"],
     'jan van der berg' -> ['jan', 'van der berg'], 'dr. hans müller' -> ['hans', 'müller']."""
+    origin = origin_words(words(normalised))
+    if vietnamese_full_name(origin):  # 'nguyen van an' -> ['nguyen', 'an']: the middle name is evidence, not a part
+        return [w for w in origin if w not in VIETNAMESE_MIDDLE]
     parts, pending = [], []
-    for word in origin_words(words(normalised)):
+    for word in origin:
         if word in PARTICLES or word == "o'":
             pending.append(word)
             continue
