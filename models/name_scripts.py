@@ -15,6 +15,8 @@
   Czech feminine ending -ová multiplies Czech by SUFFIX_BOOST.
   Words that say nothing about origin are left out of the mean: leading forms of address and titles
   (Dr., Mrs, Prof., Herr, Mme, Ing., ...), trailing suffixes (Jr., III, PhD, ...) and Latin initials (J.).
+  A Vietnamese middle name (Van, Thi) after a Vietnamese family name is not the Dutch particle: it is left out
+  and multiplies Vietnamese by PARTICLE_BOOST ('Nguyen Van An').
 """
 import re
 import unicodedata
