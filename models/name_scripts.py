@@ -55,11 +55,15 @@ PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "di", "da", "dos"
 # out of the mean like a particle with nothing to attach to.
 VIETNAMESE_SURNAMES = {"nguyen", "tran", "le", "pham", "hoang", "huynh", "phan", "vu", "vo", "dang", "bui", "do", "ho",
                        "ngo", "duong", "ly", "dinh", "truong", "lam", "mai", "trinh", "doan", "luong", "cao", "ha",
-                       "ta", "chu", "luu", "tong", "thai", "chau", "giang", "ton", "quach", "kieu", "la",
+                       "ta", "chu", "luu", "tong", "thai", "chau", "giang", "quach", "kieu", "la",
                        "nguyễn", "trần", "lê", "phạm", "hoàng", "huỳnh", "vũ", "võ", "đặng", "bùi", "đỗ", "hồ",
                        "ngô", "dương", "lý", "đinh", "trương", "lâm", "trịnh", "đoàn", "lương", "hà", "tạ", "lưu",
                        "tống", "thái", "châu", "tôn", "quách", "kiều"}
 VIETNAMESE_MIDDLE = {"van", "văn", "thi", "thị"}
+# One Vietnamese syllable, its marks folded (onset, vowels, final): every word of such a name is one, where Dutch
+# names after 'van' mostly are not ('Ton van Dijk', 'Mai van Leeuwen').
+_VIETNAMESE_SYLLABLE = re.compile(r"(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])?[aeiouy]{1,3}"
+                                  r"(?:ng|nh|ch|[cmnpt])?")
 CHINESE_SURNAMES = set("王李张刘陈杨黄赵吴周徐孙马朱胡郭何罗郑梁谢宋唐许韩冯邓曹彭曾肖董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
                        "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
                        "張劉陳楊黃趙吳孫馬鄭謝韓馮鄧蕭葉蘇呂盧鍾譚陸賈韋鄒龔萬錢湯")
@@ -152,7 +156,13 @@ def vietnamese_full_name(origin: list[str]) -> bool:
     if len(origin) < 3:
         return False
     middle = [i for i, w in enumerate(origin[:-1]) if w in VIETNAMESE_MIDDLE and origin[i + 1] not in PARTICLES]
-    return bool(middle) and any(w in VIETNAMESE_SURNAMES for i, w in enumerate(origin) if i not in middle)
+    return (bool(middle) and any(w in VIETNAMESE_SURNAMES for i, w in enumerate(origin) if i not in middle)
+            and all(_VIETNAMESE_SYLLABLE.fullmatch(_folded(w)) for w in origin))
+
+
+def _folded(word: str) -> str:
+    """A word without its diacritics: 'nguyễn' -> 'nguyen', 'đặng' -> 'dang'."""
+    return "".join(c for c in unicodedata.normalize("NFD", word.replace("đ", "d")) if not unicodedata.combining(c))
 
 
 def particle_labels(normalised: str) -> set[str]:

@@ -131,6 +131,8 @@ def test_vietnamese_full_names_without_diacritics(arch):
     assert name_scripts.tokens(normalise("Nguyen Van")) == ["nguyen", "van"]
     assert name_scripts.tokens(normalise("Van An, Nguyen")) == ["an", "nguyen"]  # 'Surname, Given' reordered
     assert name_scripts.tokens(normalise("Mai van der Berg")) == ["mai", "van der berg"]
+    for dutch in ("Ton van Dijk", "Mai van Leeuwen", "Ton van Dam", "Ho van Basten"):  # not Vietnamese syllables,
+        assert not name_scripts.vietnamese_full_name(normalise(dutch).split()), dutch  # or Ton: no family name
 
 
 def test_apostrophes_as_keyboards_type_them_and_quotes():
