@@ -87,6 +87,18 @@ class Settings(BaseModel):
             raise ValueError(f"must list one or more of {', '.join(NAME_MODEL_ARCHS)}, comma-separated")
         return ",".join(archs)
 
+    @field_validator("CORS_ORIGINS")
+    @classmethod
+    def _origins(cls, v: str) -> str:
+        # A browser's Origin header is scheme://host[:port] and nothing more: 'https://forms.example/' (a trailing
+        # slash, a path) never equals it, so such an entry had silently allowed no one.
+        for origin in (o.strip() for o in v.split(",") if o.strip()):
+            parts = urlsplit(origin)
+            if origin != "*" and not (parts.scheme in ("http", "https") and parts.netloc and not parts.path
+                                      and not parts.query and not parts.fragment):
+                raise ValueError(f"{origin!r} is not an origin: scheme://host[:port] with no path, or *")
+        return v
+
     @field_validator("REDIS_URL")
     @classmethod
     def _redis_url(cls, v: str) -> str:

@@ -36,6 +36,8 @@ WRONG = [
     ("NAME_RUNTIME", "onx"),
     ("LOG_LEVEL", "verbose"),
     ("MALLOC_MMAP_THRESHOLD", str(64 << 20)),
+    ("CORS_ORIGINS", "https://forms.example/"),  # a browser's Origin never has the slash: it had allowed no one
+    ("CORS_ORIGINS", "forms.example"),
 ]
 
 
@@ -64,6 +66,11 @@ def test_a_default_model_the_service_does_not_load_is_refused_but_one_it_loads_i
     with pytest.raises(ConfigError, match="DEFAULT_NAME_MODEL 'gru' is not among NAME_MODELS"):
         from_env({"NAME_MODELS": "rnn,lstm"})
     assert from_env({"NAME_MODELS": " rnn, lstm ,", "DEFAULT_NAME_MODEL": "lstm"})["NAME_MODELS"] == "rnn,lstm"
+
+
+def test_cors_origins_as_browsers_send_them_are_taken():
+    for origins in ("*", "https://forms.example", "http://localhost:3000, https://a.example", ""):
+        assert from_env({"CORS_ORIGINS": origins})["CORS_ORIGINS"] == origins
 
 
 @pytest.mark.parametrize("raw,expected", [("true", True), ("TRUE", True), ("yes", True), ("on", True), ("1", True),
