@@ -177,7 +177,7 @@ def _folded(word: str) -> str:
 
 def korean_full_name(normalised: str) -> bool:
     """Whether a name reads as a romanised Korean one: a Korean family name among its words and a hyphenated
-    given name of two Korean syllables beside it ('kim min-jun', 'min-jun, kim'); not 'kim smith-jones'."""
+    given name of two Korean syllables ('kim min-jun', 'min-jun, kim'); not 'kim smith-jones', 'jo-ann park'."""
     origin = origin_words(words(normalised))
     if not KOREAN_SURNAMES.intersection(origin):
         return False

@@ -127,7 +127,7 @@ def test_romanised_korean_full_names(arch):
     assert rows == 12 and right >= 0.8 * rows
     for korean in ("Kim Min-jun", "Min-jun, Kim", "Dr. Park Ji-sung Jr."):
         assert name_scripts.particle_labels(normalise(korean)) == {"Korean"}, korean
-    for other in ("Kim Smith-Jones", "Lee Teng-hui", "Kim Jones", "Jean-Luc Moreau"):
+    for other in ("Kim Smith-Jones", "Lee Teng-hui", "Kim Jones", "Jean-Luc Moreau", "Jo-Ann Park", "Mary-Ann Park"):
         assert name_scripts.particle_labels(normalise(other)) == set(), other
 
 
