@@ -65,7 +65,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 COMPRESS_MIN_BYTES = 1024
 COMPRESSION = {"COMPRESS_ALGORITHM": ["zstd", "br", "gzip"], "COMPRESS_MIN_SIZE": COMPRESS_MIN_BYTES,
                "COMPRESS_LEVEL": 1, "COMPRESS_BR_LEVEL": 1, "COMPRESS_ZSTD_LEVEL": 3, "COMPRESS_REGISTER": False,
-               "COMPRESS_MIMETYPES": ["application/json", "text/css", "text/javascript", "application/javascript"]}
+               "COMPRESS_MIMETYPES": ["application/json", "text/css", "text/javascript", "application/javascript",
+                                      "text/html", "text/plain"]}  # the demo page; /metrics (Prometheus asks for gzip)
 
 
 def compress_responses(app: Flask):
