@@ -55,8 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         compress_responses(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(api_docs())
-    _instrument(app, metrics, [o.strip() for o in settings["CORS_ORIGINS"].split(",") if o.strip()],
-                settings["INSTANCE_NAME"])
+    _instrument(app, metrics, cfg.comma_list(settings["CORS_ORIGINS"]), settings["INSTANCE_NAME"])
     return app
 
 

@@ -19,6 +19,11 @@ NonNegative = Annotated[int, Field(ge=0)]
 Positive = Annotated[int, Field(ge=1)]
 
 
+def comma_list(text: str) -> list[str]:
+    """The items of a comma-separated setting (NAME_MODELS, CORS_ORIGINS), spaces and empty items dropped."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
 class Settings(BaseModel):
     """Every setting (README, "Configuration"), typed and bounded: a wrong value stops the start with a message
     naming it, rather than a typo quietly turning a feature off (ENTITY_REVIEW=ture) or a worker answering 500s
@@ -82,7 +87,7 @@ class Settings(BaseModel):
     @field_validator("NAME_MODELS")
     @classmethod
     def _known_models(cls, v: str) -> str:
-        archs = [a.strip() for a in v.split(",") if a.strip()]
+        archs = comma_list(v)
         if not archs or any(a not in NAME_MODEL_ARCHS for a in archs):
             raise ValueError(f"must list one or more of {', '.join(NAME_MODEL_ARCHS)}, comma-separated")
         return ",".join(archs)
@@ -92,7 +97,7 @@ class Settings(BaseModel):
     def _origins(cls, v: str) -> str:
         # A browser's Origin header is scheme://host[:port] and nothing more: 'https://forms.example/' (a trailing
         # slash, a path) never equals it, so such an entry had silently allowed no one.
-        for origin in (o.strip() for o in v.split(",") if o.strip()):
+        for origin in comma_list(v):
             parts = urlsplit(origin)
             if origin != "*" and not (parts.scheme in ("http", "https") and parts.netloc and not parts.path
                                       and not parts.query and not parts.fragment):
@@ -107,7 +112,7 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _default_is_served(self):
-        if self.DEFAULT_NAME_MODEL not in self.NAME_MODELS.split(","):
+        if self.DEFAULT_NAME_MODEL not in comma_list(self.NAME_MODELS):
             raise ValueError(f"DEFAULT_NAME_MODEL {self.DEFAULT_NAME_MODEL!r} is not among NAME_MODELS "
                              f"({self.NAME_MODELS})")
         return self

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from app.admission import HeavyWorkGate
 from app.batcher import MicroBatcher
-from app.config import heavy_admitted
+from app.config import comma_list, heavy_admitted
 from app.libc import trim_heap
 from models.entity_reviewer import EntityReviewer
 from models.name_predictor import NamePredictor
@@ -28,7 +28,7 @@ def heavy_share(heavy_chars: int):
 
 class ModelRegistry:
     def __init__(self, config: dict, metrics=None):
-        self.expected = [f"names-{a.strip()}" for a in config["NAME_MODELS"].split(",") if a.strip()]
+        self.expected = [f"names-{arch}" for arch in comma_list(config["NAME_MODELS"])]
         if config["ENTITY_REVIEW"]:
             self.expected.append("entity-review")
         self.config, self.metrics = config, metrics

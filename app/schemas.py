@@ -8,7 +8,6 @@ from models.char_features import FEATURE_DIM, MAX_CHARS as MAX_ENTITY_CHARS
 
 MAX_BATCH_ITEMS = 1000
 MAX_NAME_CHARS = 100
-NAME_MODELS = NAME_MODEL_ARCHS
 
 
 def _not_blank(v: str) -> str:
@@ -44,7 +43,7 @@ class ClassifyRequest(Strict):
     """One name (`name`) or a batch (`names`), optionally the model and how many languages to return."""
     name: Name | None = None
     names: Annotated[list[Name], Field(min_length=1, max_length=MAX_BATCH_ITEMS)] | None = None
-    model: Literal[NAME_MODELS] | None = Field(None, description="default: the service's DEFAULT_NAME_MODEL")
+    model: Literal[NAME_MODEL_ARCHS] | None = Field(None, description="default: the service's DEFAULT_NAME_MODEL")
     top_k: int = Field(3, ge=1, le=18)
 
     @model_validator(mode="after")

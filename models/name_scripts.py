@@ -24,6 +24,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from anyascii import anyascii
+
 SCRIPT_LABELS = {"CYRILLIC": {"Russian"}, "GREEK": {"Greek"}, "HANGUL": {"Korean"}, "HIRAGANA": {"Japanese"},
                  "KATAKANA": {"Japanese"}, "ARABIC": {"Arabic"}, "CJK": {"Chinese", "Japanese"}}
 DIACRITIC_BOOST = 20.0
@@ -167,12 +169,7 @@ def vietnamese_full_name(origin: list[str]) -> bool:
         return False
     middle = [i for i, w in enumerate(origin[:-1]) if w in VIETNAMESE_MIDDLE and origin[i + 1] not in PARTICLES]
     return (bool(middle) and any(w in VIETNAMESE_SURNAMES for i, w in enumerate(origin) if i not in middle)
-            and all(_VIETNAMESE_SYLLABLE.fullmatch(_folded(w)) for w in origin))
-
-
-def _folded(word: str) -> str:
-    """A word without its diacritics: 'nguyễn' -> 'nguyen', 'đặng' -> 'dang'."""
-    return "".join(c for c in unicodedata.normalize("NFD", word.replace("đ", "d")) if not unicodedata.combining(c))
+            and all(_VIETNAMESE_SYLLABLE.fullmatch(anyascii(w)) for w in origin))  # marks folded: nguyễn -> nguyen
 
 
 def korean_full_name(normalised: str) -> bool:
