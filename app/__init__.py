@@ -47,7 +47,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         trim_heap()  # hand back what loading freed (app/libc.py)
     cache = PredictionCache(settings["REDIS_URL"], settings["CACHE_TTL_SECONDS"], settings["REDIS_SOCKET_TIMEOUT"],
                             settings["CACHE_RETRY_AFTER_SECONDS"], metrics, settings["LOCAL_CACHE_ITEMS"],
-                            settings["REMEMBER_RESPONSES"], settings["CACHE_KEY_SECRET"]) \
+                            settings["REMEMBER_RESPONSES"], settings["CACHE_KEY_SECRET"],
+                            cfg.sentinel_addresses(settings["REDIS_SENTINELS"]), settings["REDIS_SENTINEL_MASTER"]) \
         if settings["CACHE_ENABLED"] else NoCache()
     app.extensions["inference"] = ServiceContext(settings, registry, cache, metrics)
     errors.init_app(app)

@@ -24,6 +24,18 @@ def comma_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
+def sentinel_addresses(text: str) -> list[tuple[str, int]]:
+    """(host, port) of each comma-separated `host:port` of REDIS_SENTINELS (`[::1]:26379` for IPv6)."""
+    addresses = []
+    for item in comma_list(text):
+        host, _, port = item.rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError(f"{item!r} is not host:port (port 1-65535)")
+        addresses.append((host, int(port)))
+    return addresses
+
+
 class Settings(BaseModel):
     """Every setting (README, "Configuration"), typed and bounded: a wrong value stops the start with a message
     naming it, rather than a typo quietly turning a feature off (ENTITY_REVIEW=ture) or a worker answering 500s
@@ -56,6 +68,8 @@ class Settings(BaseModel):
     TORCH_THREADS: Positive = 1                            # intra-op threads per worker (ONNX Runtime, torch)
     # cache
     REDIS_URL: str = "redis://127.0.0.1:6380/0"
+    REDIS_SENTINELS: str = ""                             # host:port,...: the primary is found through Sentinel
+    REDIS_SENTINEL_MASTER: str = Field("mymaster", min_length=1)  # the name the Sentinels monitor it by
     CACHE_ENABLED: bool = True
     CACHE_TTL_SECONDS: Positive = 86400                    # Redis refuses an expiry of 0 or less
     CACHE_KEY_SECRET: str = ""                            # set: Redis keys are HMACs, not plain hashes
@@ -110,11 +124,24 @@ class Settings(BaseModel):
         parse_url(v)  # raises ValueError naming the schemes it takes (redis://, rediss://, unix://)
         return v
 
+    @field_validator("REDIS_SENTINELS")
+    @classmethod
+    def _sentinels(cls, v: str) -> str:
+        sentinel_addresses(v)
+        return v
+
     @model_validator(mode="after")
     def _default_is_served(self):
         if self.DEFAULT_NAME_MODEL not in comma_list(self.NAME_MODELS):
             raise ValueError(f"DEFAULT_NAME_MODEL {self.DEFAULT_NAME_MODEL!r} is not among NAME_MODELS "
                              f"({self.NAME_MODELS})")
+        return self
+
+    @model_validator(mode="after")
+    def _sentinels_reach_over_tcp(self):
+        if self.REDIS_SENTINELS and self.REDIS_URL.startswith("unix:"):
+            raise ValueError("REDIS_SENTINELS is set, so REDIS_URL gives only the database, credentials and TLS "
+                             "of the primary they name: use redis:// or rediss://, not unix://")
         return self
 
 

@@ -27,14 +27,14 @@ def free_port() -> int:
 class RedisServer:
     """A throw-away redis-server on a free loopback port; stop()/start() for outage tests."""
 
-    def __init__(self, workdir: Path):
-        self.port, self.workdir, self.proc = free_port(), workdir, None
+    def __init__(self, workdir: Path, *args: str):
+        self.port, self.workdir, self.proc, self.args = free_port(), workdir, None, args  # args: more redis options
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def start(self):
         exe = shutil.which("redis-server") or "/usr/bin/redis-server"
         self.proc = subprocess.Popen([exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--dir", str(self.workdir)],
+                                      "--appendonly", "no", "--dir", str(self.workdir), *self.args],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis(port=self.port)
         for _ in range(100):

@@ -38,6 +38,9 @@ WRONG = [
     ("MALLOC_MMAP_THRESHOLD", str(64 << 20)),
     ("CORS_ORIGINS", "https://forms.example/"),  # a browser's Origin never has the slash: it had allowed no one
     ("CORS_ORIGINS", "forms.example"),
+    ("REDIS_SENTINELS", "sentinel-a"),  # no port
+    ("REDIS_SENTINELS", "sentinel-a:26379,sentinel-b:0"),
+    ("REDIS_SENTINEL_MASTER", ""),
 ]
 
 
@@ -66,6 +69,14 @@ def test_a_default_model_the_service_does_not_load_is_refused_but_one_it_loads_i
     with pytest.raises(ConfigError, match="DEFAULT_NAME_MODEL 'gru' is not among NAME_MODELS"):
         from_env({"NAME_MODELS": "rnn,lstm"})
     assert from_env({"NAME_MODELS": " rnn, lstm ,", "DEFAULT_NAME_MODEL": "lstm"})["NAME_MODELS"] == "rnn,lstm"
+
+
+def test_sentinels_are_host_port_pairs_and_need_a_tcp_primary():
+    from app.config import sentinel_addresses
+    assert sentinel_addresses(" a:26379, 10.0.0.2:26380 ,[::1]:5000") == [("a", 26379), ("10.0.0.2", 26380), ("::1", 5000)]
+    assert from_env({"REDIS_SENTINELS": "a:26379", "REDIS_URL": "rediss://:pw@ignored/2"})["REDIS_SENTINELS"] == "a:26379"
+    with pytest.raises(ConfigError, match="REDIS_SENTINELS is set.*not unix://"):
+        from_env({"REDIS_SENTINELS": "a:26379", "REDIS_URL": "unix:///run/redis.sock"})
 
 
 def test_cors_origins_as_browsers_send_them_are_taken():

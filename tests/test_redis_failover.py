@@ -1,0 +1,126 @@
+"""Redis fails over: the primary dies or is demoted and a replica takes its place. The service must follow it and
+cache again, with real redis-servers (a primary and a replica) and a real Redis Sentinel."""
+import os
+import subprocess
+import time
+
+from app import create_app
+from tests.helpers import RedisServer, free_port
+
+SETTINGS = {"NAME_MODELS": "gru", "ENTITY_REVIEW": False, "LOCAL_CACHE_ITEMS": 0,  # the Redis tier alone
+            "CACHE_RETRY_AFTER_SECONDS": 0.3}
+
+
+def role(server: RedisServer) -> str:
+    return server.client().role()[0].decode()
+
+
+def until(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not {what} after {timeout}s")
+
+
+def cached_twice(client, name: str) -> bool:
+    """Whether `name`, asked twice, comes from the cache the second time: the first answer was written to Redis."""
+    first = client.post("/classify", json={"name": name})
+    second = client.post("/classify", json={"name": name})
+    assert first.status_code == second.status_code == 200
+    return second.get_json()["cached"]
+
+
+def test_through_sentinel_the_cache_follows_a_failover(tmp_path):
+    """REDIS_URL pointing at the primary had left the cache off for good after a failover: uncached while the old
+    primary was down, and every write refused (READONLY) once it came back as a replica."""
+    (tmp_path / "p").mkdir(), (tmp_path / "r").mkdir()
+    primary = RedisServer(tmp_path / "p", "--repl-diskless-sync-delay", "0").start()
+    replica = RedisServer(tmp_path / "r", "--replicaof", "127.0.0.1", str(primary.port)).start()
+    port = free_port()
+    conf = tmp_path / "sentinel.conf"  # Sentinel rewrites its file, so each run writes its own
+    conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {tmp_path}\nsentinel monitor cache 127.0.0.1 {primary.port} 1\n"
+                    "sentinel down-after-milliseconds cache 500\nsentinel failover-timeout cache 2000\n")
+    sentinel = subprocess.Popen(["redis-server", str(conf), "--sentinel"], stdout=subprocess.DEVNULL)
+    app = create_app({**SETTINGS, "REDIS_SENTINELS": f"127.0.0.1:{port}", "REDIS_SENTINEL_MASTER": "cache",
+                      "REDIS_URL": "redis://not-used/0"})
+    c = app.test_client()
+    try:
+        until(lambda: role(replica) == "slave" and replica.client().info("replication")["master_link_status"] == "up",
+              10, "replicating")
+        assert cached_twice(c, "Dubois")
+        assert primary.client().dbsize() == 1
+
+        primary.stop()
+        for attempt in range(150):  # answered all along, uncached until the replica is promoted
+            start = time.perf_counter()
+            back = cached_twice(c, f"Failover{attempt}")
+            assert time.perf_counter() - start < 1.0  # short timeouts, no retries, while no primary answers
+            if back:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the cache never came back")
+        assert role(replica) == "master" and replica.client().dbsize() == 2  # Dubois, replicated, and the new one
+        assert c.get("/ready").get_json()["cache"] == "ok"
+    finally:
+        sentinel.terminate()
+        sentinel.wait(10)
+        replica.stop()
+        primary.stop()
+
+
+def test_a_read_only_answer_drops_the_connection_so_the_next_one_finds_the_new_primary(tmp_path):
+    """A managed Redis fails over by moving its primary's DNS name to the promoted replica; the pooled connection
+    still reaches the old primary, now read-only. Here the name is a unix socket path, a link that is moved."""
+    a = RedisServer(tmp_path / "a", "--unixsocket", str(tmp_path / "a.sock"))
+    b = RedisServer(tmp_path / "b", "--unixsocket", str(tmp_path / "b.sock"))
+    for server in (a, b):
+        server.workdir.mkdir()
+        server.start()
+    link = tmp_path / "redis.sock"
+    link.symlink_to(tmp_path / "a.sock")
+    c = create_app({**SETTINGS, "REDIS_URL": f"unix://{link}?db=0"}).test_client()
+    try:
+        assert cached_twice(c, "Dubois") and a.client().dbsize() == 1
+
+        # The failover: b becomes the primary and the name points at it; a follows b as a replica.
+        b.client().replicaof("NO", "ONE")
+        a.client().replicaof("127.0.0.1", b.port)
+        os.replace(_linked(tmp_path, "b.sock"), link)
+        until(lambda: role(a) == "slave", 5, "demoted")
+
+        assert not cached_twice(c, "Rossi")  # a refuses the write (READONLY): answered, uncached
+        time.sleep(0.4)  # past the circuit breaker
+        assert cached_twice(c, "Nakamura")  # a new connection, through the moved name, to b
+        assert b.client().dbsize() == 1
+    finally:
+        a.stop()
+        b.stop()
+
+
+def _linked(directory, target: str):
+    """A new symbolic link to `target`, to be moved over the old one in one step."""
+    new = directory / f"next-{target}"
+    new.symlink_to(directory / target)
+    return new
+
+
+def test_sentinels_that_do_not_answer_cost_a_socket_timeout_not_retries(tmp_path, caplog):
+    """The Sentinels' own clients retry 3 times with back-off by default (7.5 s a request, measured); with none
+    listening, a request must still be answered within the short socket timeouts, uncached, and the log say why
+    in a line (redis-py's message holds ~1 KB of client repr per Sentinel)."""
+    sentinels = f"127.0.0.1:{free_port()},127.0.0.1:{free_port()}"
+    app = create_app({**SETTINGS, "REDIS_SENTINELS": sentinels, "REDIS_URL": "redis://x/0",
+                      "CACHE_RETRY_AFTER_SECONDS": 0})
+    c = app.test_client()
+    for name in ("Dubois", "Rossi", "Dubois"):
+        start = time.perf_counter()
+        r = c.post("/classify", json={"name": name})
+        assert r.status_code == 200 and r.get_json()["cached"] is False
+        assert time.perf_counter() - start < 0.5
+    assert c.get("/ready").get_json()["cache"] == "unavailable"
+    said = [r.getMessage() for r in caplog.records if r.name == "app.cache"]
+    assert said[0] == (f"redis get failed (no Sentinel at {sentinels.replace(',', ', ')} names a live primary "
+                       "'mymaster'); serving uncached for 0.0s")
