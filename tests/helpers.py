@@ -41,6 +41,8 @@ class RedisServer:
             try:
                 if client.ping():
                     return self
+            except redis.AuthenticationError:
+                return self  # up, and wants a password (--requirepass)
             except redis.ConnectionError:
                 time.sleep(0.05)
         raise RuntimeError("redis-server did not start")

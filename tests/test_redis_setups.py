@@ -1,8 +1,11 @@
-"""Redis fails over: the primary dies or is demoted and a replica takes its place. The service must follow it and
-cache again, with real redis-servers (a primary and a replica) and a real Redis Sentinel."""
+"""Redis as it is deployed beyond one local server, with real redis-servers: a primary failing over to a replica
+(under a real Redis Sentinel, and as a managed Redis does it), TLS and passwords. The service must cache through
+each, and where the setup is wrong, answer uncached and log why."""
 import os
 import subprocess
 import time
+
+import redis
 
 from app import create_app
 from tests.helpers import RedisServer, free_port
@@ -124,3 +127,31 @@ def test_sentinels_that_do_not_answer_cost_a_socket_timeout_not_retries(tmp_path
     said = [r.getMessage() for r in caplog.records if r.name == "app.cache"]
     assert said[0] == (f"redis get failed (no Sentinel at {sentinels.replace(',', ', ')} names a live primary "
                        "'mymaster'); serving uncached for 0.0s")
+
+
+def test_tls_with_a_password_and_what_a_wrong_setting_logs(tmp_path, caplog):
+    """rediss:// with the CA in the URL (a managed Redis's usual setup); a wrong password or an unknown CA is
+    answered uncached, and the log names the cause."""
+    import trustme
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    for pem, path in ((ca.cert_pem, "ca.pem"), (cert.cert_chain_pems[0], "cert.pem"), (cert.private_key_pem, "key.pem")):
+        pem.write_to_path(str(tmp_path / path))
+    tls_port = free_port()
+    server = RedisServer(tmp_path, "--tls-port", str(tls_port), "--tls-cert-file", str(tmp_path / "cert.pem"),
+                         "--tls-key-file", str(tmp_path / "key.pem"), "--tls-ca-cert-file", str(tmp_path / "ca.pem"),
+                         "--tls-auth-clients", "no", "--requirepass", "s3cret").start()
+    url = f"rediss://:{{password}}@127.0.0.1:{tls_port}/0?ssl_ca_certs={tmp_path / 'ca.pem'}"
+    try:
+        c = create_app({**SETTINGS, "REDIS_URL": url.format(password="s3cret")}).test_client()
+        assert cached_twice(c, "Dubois") and c.get("/ready").get_json()["cache"] == "ok"
+        assert redis.Redis(port=server.port, password="s3cret").dbsize() == 1
+
+        wrong = {"password": url.format(password="wrong"), "CA": url.format(password="s3cret").split("?")[0]}
+        for setting, why in (("password", "invalid username-password pair"), ("CA", "certificate verify failed")):
+            caplog.clear()
+            c = create_app({**SETTINGS, "REDIS_URL": wrong[setting]}).test_client()
+            assert not cached_twice(c, "Dubois") and c.get("/ready").get_json()["cache"] == "unavailable"
+            assert any(why in r.getMessage() for r in caplog.records if r.name == "app.cache"), setting
+    finally:
+        server.stop()
