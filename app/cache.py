@@ -107,23 +107,24 @@ class PredictionCache:
             if tier:
                 tier.clear()
 
-    def get_response(self, key: tuple, body: bytes) -> bytes | None:
-        """The response body already sent for this exact request body, if every item in it was a cache hit.
-        Serving it skips parsing, validation, key hashing and JSON encoding, and gives the same bytes the
-        full path would: cached values never change and a worker's model versions are fixed for its life."""
+    def get_response(self, key: tuple, body: bytes) -> tuple[bytes, tuple] | None:
+        """The response body already sent for this exact request body, if every item in it was a cache hit, and
+        the tally of what it answers (app/metrics.py). Serving it skips parsing, validation, key hashing and JSON
+        encoding, and gives the same bytes the full path would: cached values never change and a worker's model
+        versions are fixed for its life."""
         if not self.responses or len(body) > self.MAX_REMEMBERED_BODY:
             return None
         found = self.responses.get((*key, body))
         if found is None:
             return None
-        data, items = found
+        data, items, tally = found
         self._count("local_hit", items)  # the items were served from this worker's memory, as before
-        return data
+        return data, tally
 
-    def put_response(self, key: tuple, body: bytes, data: bytes, items: int):
+    def put_response(self, key: tuple, body: bytes, data: bytes, items: int, tally: tuple = ()):
         """Remember a response whose every item was a cache hit; `key` holds the endpoint and model versions."""
         if self.responses and len(body) <= self.MAX_REMEMBERED_BODY and len(data) <= self.MAX_REMEMBERED_RESPONSE:
-            self.responses.put((*key, body), (data, items))
+            self.responses.put((*key, body), (data, items, tally))
 
     def client(self) -> redis.Redis:
         if self._client is None or self._pid != os.getpid():  # never share a connection across fork
@@ -229,7 +230,7 @@ class NoCache:
     def get_response(self, key, body):
         return None
 
-    def put_response(self, key, body, data, items):
+    def put_response(self, key, body, data, items, tally=()):
         pass
 
     def clear_local(self):

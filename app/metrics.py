@@ -18,6 +18,7 @@ HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "T
 UNREAD_REASONS = ("unsupported_script", "unknown_characters")
 CLOSE_REASONS = ("request_timeout", "silent", "response_timeout", "stopping")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
 class Metrics:
@@ -47,6 +48,15 @@ class Metrics:
         # series of a worker that has exited (an old version after a reload) leave with it.
         self.model_info = Gauge("model_info", "1 for the model_version each loaded model serves", ["model", "version"],
                                 multiprocess_mode="livemax", registry=r)
+        # What the models answer, as clients receive it (cached or not): a shift says the inputs changed.
+        self.name_answers = Counter("name_answers_total", "names answered with a prediction, by model, top language "
+                                    "and confidence (low: top probability under LOW_CONFIDENCE_THRESHOLD)",
+                                    ["model", "language", "confidence"], registry=r)
+        self.entity_verdicts = Counter("entity_answers_total", "entity texts answered, by verdict", ["verdict"],
+                                       registry=r)
+        self.entity_scores = Histogram("entity_answer_score", "the score of each entity text answered",
+                                       buckets=SCORE_BUCKETS, registry=r)
+        self._answer_children = {}
         self.shed = Counter("heavy_requests_shed_total", "large batches answered 503 overloaded because the worker "
                             "already held its share of heavy work (app/admission.py)", registry=r)
 
@@ -63,6 +73,35 @@ class Metrics:
                 self.latency.labels(endpoint=endpoint, method=method)))
         children[0].inc()
         children[1].observe(seconds)
+
+    def answers(self, endpoint: str, head: dict, results: list[dict]) -> tuple:
+        """What one response answers, as (count it, amount) pairs: applied when it is sent, and again each time a
+        remembered copy of it is (app/cache.py). A name in no supported script has no prediction to count
+        (inputs_without_model_total has it)."""
+        if endpoint == "classify":
+            groups = {}
+            for r in results:
+                if r["predictions"]:
+                    key = (head["model"], r["predictions"][0]["language"], "low" if r["low_confidence"] else "high")
+                    groups[key] = groups.get(key, 0) + 1
+            return tuple((self._answer_child(self.name_answers, key).inc, n) for key, n in groups.items())
+        valid = sum(r["valid"] for r in results)
+        tally = [(self._answer_child(self.entity_verdicts, (v,)).inc, n)
+                 for v, n in (("valid", valid), ("invalid", len(results) - valid)) if n]
+        observe = self.entity_scores.observe
+        return (*tally, *((observe, r["score"]) for r in results))
+
+    def _answer_child(self, metric, labels: tuple):
+        """A metric's child for these label values, resolved once (labels() locks and validates each call)."""
+        child = self._answer_children.get((metric, labels))
+        if child is None:
+            child = self._answer_children.setdefault((metric, labels), metric.labels(*labels))
+        return child
+
+    @staticmethod
+    def count(tally: tuple):
+        for add, amount in tally:
+            add(amount)
 
     def observe_forward(self, model: str, items: int, seconds: float):
         self.inference.labels(model=model).observe(seconds)

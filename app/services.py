@@ -106,10 +106,10 @@ def _review(ctx, reviewer, texts: list[str]):
 
 
 def review_features(ctx, features):
+    """(version, {valid, score, cached}) for one text's precomputed features."""
     reviewer = _reviewer(ctx)
     try:
         score = ctx.registry.timed("entity-review", 1, reviewer.score_features, features)
     except ValueError as e:
         raise ApiError(str(e), "invalid_features") from None
-    return {"valid": score >= reviewer.threshold, "score": round(score, 4), "model_version": reviewer.version,
-            "cached": False}
+    return reviewer.version, {"valid": score >= reviewer.threshold, "score": round(score, 4), "cached": False}

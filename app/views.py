@@ -28,11 +28,19 @@ def response_key(endpoint: str) -> tuple:
 
 
 def respond(key: tuple, body: bytes, head: dict, results: list[dict], batch: bool) -> Response:
-    """`head` plus the results (a batch's as a list, a single item's inline) as JSON, remembered for
-    byte-identical repeats when every item came from the cache."""
+    """`head` plus the results (a batch's as a list, a single item's inline) as JSON, counted in the answer
+    metrics, and remembered for byte-identical repeats when every item came from the cache."""
     data = jsonio.response_body({**head, "results": results} if batch else {**head, **results[0]})
+    tally = ctx().metrics.answers(key[0], head, results)
+    ctx().metrics.count(tally)
     if all(r["cached"] for r in results):
-        ctx().cache.put_response(key, body, data, len(results))
+        ctx().cache.put_response(key, body, data, len(results), tally)
+    return json_response(data)
+
+
+def respond_again(remembered: tuple[bytes, tuple]) -> Response:
+    data, tally = remembered
+    ctx().metrics.count(tally)
     return json_response(data)
 
 
@@ -53,7 +61,7 @@ def classify():
     body = json_body()
     key = response_key("classify")
     if (remembered := ctx().cache.get_response(key, body)) is not None:
-        return json_response(remembered)
+        return respond_again(remembered)
     req = parse(schemas.ClassifyRequest, body)
     names = req.names if req.names is not None else [req.name]
     model, version, results = services.classify(ctx(), names, req.model, req.top_k)
@@ -65,10 +73,11 @@ def review_entity():
     body = json_body()
     key = response_key("review-entity")
     if (remembered := ctx().cache.get_response(key, body)) is not None:
-        return json_response(remembered)
+        return respond_again(remembered)
     req = parse(schemas.ReviewRequest, body)
     if req.features is not None:
-        return jsonify(services.review_features(ctx(), req.features))
+        version, result = services.review_features(ctx(), req.features)
+        return respond(key, body, {"model_version": version}, [result], batch=False)
     texts = req.texts if req.texts is not None else [req.text]
     version, results = services.review(ctx(), texts)
     return respond(key, body, {"model_version": version}, results, req.texts is not None)

@@ -37,6 +37,9 @@ def test_every_alert_has_a_unit_test():
 def test_rules_name_metrics_a_real_instance_exports(one_worker):
     base, _ = one_worker
     urllib.request.urlopen(base + "/health", timeout=10).read()  # so the latency histogram has a series
+    answer = urllib.request.Request(base + "/classify", data=b'{"name": "Nakamura"}',
+                                    headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(answer, timeout=10).read()  # so the name answers have a series
     with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
         exported = set(re.findall(r"^([a-z_]+)[{ ]", r.read().decode(), re.M))
     named = {m for r in rules() for m in re.findall(r"\b([a-z_]+)\{", r["expr"])} - {"up"}  # up: Prometheus' own

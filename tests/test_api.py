@@ -103,6 +103,29 @@ def metric_value(client, series: str) -> float:
     return float(re.search(re.escape(series) + r" (\S+)", text).group(1))
 
 
+def test_every_name_answered_is_counted_by_model_language_and_confidence(client):
+    """name_answers_total says what the models answer over time, cached or not, remembered repeats included; a
+    name with no prediction (no supported script) is not counted there."""
+    series = 'name_answers_total{{confidence="{}",language="{}",model="{}"}}'
+    def count(confidence, language, model="gru"):
+        text = client.get("/metrics").get_data(as_text=True)
+        found = re.search(re.escape(series.format(confidence, language, model)) + r" (\S+)", text)
+        return float(found.group(1)) if found else 0.0
+    body = {"names": ["Nakamura", "Tanaka", "😀", "Abel"]}
+    answers = [r for r in post(client, "/classify", body).get_json()["results"] if r["predictions"]]
+    low = next(r for r in answers if r["low_confidence"])  # Abel: several languages list it
+    assert [r["name"] for r in answers] == ["Nakamura", "Tanaka", "Abel"] and low["name"] == "Abel"
+    before = (count("high", "Japanese"), count("low", low["predictions"][0]["language"]),
+              count("high", "Japanese", "rnn"))
+    post(client, "/classify", body)                                     # from the cache
+    for _ in range(3):  # a miss, a hit, then a repeat of a fully cached request: remembered, not parsed
+        post(client, "/classify", {"name": "Nakamura"})
+    post(client, "/classify", {"name": "Nakamura", "model": "rnn"})
+    assert count("high", "Japanese") - before[0] == 2 + 3
+    assert count("low", low["predictions"][0]["language"]) - before[1] == 1
+    assert count("high", "Japanese", "rnn") - before[2] == 1
+
+
 def test_batch_mixes_hits_and_misses(client):
     post(client, "/classify", {"name": "Tanaka"})
     body = post(client, "/classify", {"names": ["Tanaka", "Suzuki"]}).get_json()

@@ -126,6 +126,29 @@ def test_cache_entries_belong_to_the_encoder_variant_that_computed_them(app, red
     assert post(fp32, "/review-entity", {"text": "慢性支气管炎"}).get_json()["cached"] is True
 
 
+def test_every_entity_answer_is_counted_by_verdict_and_score(client):
+    """entity_answers_total and entity_answer_score say what the reviewer answers over time, cached or not,
+    remembered repeats and the features path included."""
+    from tests.test_api import metric_value
+    def counts():
+        return tuple(metric_value(client, s) for s in ('entity_answers_total{verdict="valid"}',
+                                                        'entity_answers_total{verdict="invalid"}',
+                                                        "entity_answer_score_count", 'entity_answer_score_bucket{le="0.5"}'))
+    post(client, "/review-entity", {"text": "手内肌萎缩"})  # the series exist from here on
+    before = counts()
+    body = {"texts": ["手内肌萎缩", "缩萎肌内手", "😀"]}
+    results = post(client, "/review-entity", body).get_json()["results"]
+    assert [r["valid"] for r in results] == [True, False, False] and results[2]["score"] == 0
+    post(client, "/review-entity", body)  # from the cache; the emoji again without the model
+    for _ in range(2):  # a hit, then a repeat of a fully cached request: remembered, not parsed
+        post(client, "/review-entity", {"text": "手内肌萎缩"})
+    post(client, "/review-entity", {"features": [[0.0] * 768] * 3})
+    valid, invalid, scored, low = (a - b for a, b in zip(counts(), before))
+    features_valid = post(client, "/review-entity", {"features": [[0.0] * 768] * 3}).get_json()["valid"]
+    assert (valid, invalid) == (4 + features_valid, 4 + (not features_valid)) and scored == 9
+    assert low == 4 + (not features_valid)  # every invalid score is under 0.5, every valid one over it
+
+
 def test_features_path(client):
     body = post(client, "/review-entity", FEATURES_OK).get_json()
     assert set(body) == {"valid", "score", "model_version", "cached"} and 0 <= body["score"] <= 1
