@@ -144,7 +144,7 @@ def exchange(base, path, data=None, headers=None):
 
 
 def test_nginx_passes_request_ids_and_answers_its_own_errors_in_json(cluster, tmp_path):
-    lb, _, procs = cluster
+    lb, direct, procs = cluster
     status, headers, _ = exchange(lb, "/health", headers={"X-Request-ID": "client-7"})
     assert status == 200 and headers["X-Request-ID"] == "client-7"  # the client's id, through nginx and back
     made = {exchange(lb, "/health", headers=h)[1]["X-Request-ID"] for h in ({}, {"X-Request-ID": "a b"})}
@@ -160,6 +160,11 @@ def test_nginx_passes_request_ids_and_answers_its_own_errors_in_json(cluster, tm
                                    "not_implemented")):
         status_line, headers, raw = raw_exchange(int(lb.rsplit(":", 1)[1]), request)
         assert status_line.startswith(f"HTTP/1.1 {status} ") and json.loads(raw)["error"]["code"] == code, raw
+
+    status, headers, body = exchange(lb, "/metrics")  # for Prometheus, which scrapes each instance itself
+    assert status == 404 and "scrape each instance" in body["error"]["message"] and headers["X-Request-ID"]
+    with urllib.request.urlopen(direct["a"] + "/metrics", timeout=10) as r:
+        assert r.status == 200 and b"http_requests_total" in r.read()
 
     for p in procs.values():
         stop_process(p)
