@@ -32,7 +32,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.metrics import Metrics
     from app.registry import ModelRegistry
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    if settings["LOG_FORMAT"] == "json":
+        from app.log_format import json_formatter
+        handler = logging.StreamHandler()
+        handler.setFormatter(json_formatter())
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
+    else:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
     app = Flask(__name__)
     app.json = FastJSONProvider(app)
     app.config.update(settings)

@@ -50,6 +50,7 @@ class Settings(BaseModel):
     GRACEFUL_TIMEOUT: NonNegative = 20                     # seconds in-flight requests get on stop or HUP
     ACCESS_LOG: str = ""                                  # a path, "-" for the gunicorn log, empty = off
     LOG_LEVEL: Literal[LOG_LEVELS] = "info"
+    LOG_FORMAT: Literal["text", "json"] = "text"           # json: one JSON object a line (app/log_format.py)
     RUN_DIR: str = ""                                     # empty: the system's temporary folder (metrics files)
     MALLOC_MMAP_THRESHOLD: int = Field(1 << 20, ge=0, le=32 << 20)  # glibc's largest; 0 = its dynamic threshold
     MALLOC_ARENAS: NonNegative = 0                         # 0 = glibc's default
@@ -93,7 +94,7 @@ class Settings(BaseModel):
     MALLOC_TRIM_AFTER_ITEMS: NonNegative = 64              # malloc_trim after a forward pass this large; 0 = never
     INSTANCE_NAME: str = Field(default_factory=socket.gethostname)  # sent as X-Instance on every response
 
-    @field_validator("LOG_LEVEL", mode="before")
+    @field_validator("LOG_LEVEL", "LOG_FORMAT", mode="before")
     @classmethod
     def _lower(cls, v):
         return v.lower() if isinstance(v, str) else v

@@ -72,5 +72,5 @@ def init_app(app):
     @app.errorhandler(Exception)
     def _unexpected(e):  # a bug, not bad input: log the trace, never show it
         request_id = request.environ.get(ENVIRON_KEY)
-        log.exception("unhandled error in request %s", request_id)
+        log.exception("unhandled error in request %s", request_id, extra={"request_id": request_id})
         return error_response(500, "internal_error", f"{INTERNAL_ERROR} (request {request_id})")

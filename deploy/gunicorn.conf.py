@@ -39,6 +39,8 @@ accesslog = settings["ACCESS_LOG"] or None
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(L)s id=%({x-request-id}o)s'
 errorlog = "-"
 loglevel = settings["LOG_LEVEL"]
+if settings["LOG_FORMAT"] == "json":
+    logger_class = "app.log_format.JsonLogger"  # the same logs, one JSON object a line
 
 os.environ.setdefault("OMP_NUM_THREADS", str(settings["TORCH_THREADS"]))  # before torch or numpy is imported
 import tokenizers  # noqa: E402,F401  (import only)

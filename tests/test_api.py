@@ -472,6 +472,11 @@ def test_an_unexpected_error_is_a_json_500_naming_the_request_and_the_log_has_th
     assert "support-ticket-7" in resp.get_json()["error"]["message"] and "secrets" not in resp.get_data(as_text=True)
     logged = [r for r in caplog.records if r.getMessage() == "unhandled error in request support-ticket-7"]
     assert logged and logged[0].exc_info[0] is RuntimeError
+    from app.log_format import json_formatter  # LOG_FORMAT=json: the trace and the id in one object, one line
+    line = json_formatter().format(logged[0])
+    record = json.loads(line)
+    assert "\n" not in line and record["request_id"] == "support-ticket-7" and record["level"] == "ERROR"
+    assert record["exc_info"].startswith("Traceback") and "RuntimeError: a bug" in record["exc_info"]
 
 
 def readme_examples() -> list[tuple[str, dict, str]]:
