@@ -92,11 +92,22 @@ def compress_responses(app: Flask):
         return compress.after_request(response)
 
 
+# No page of ours may be framed (clickjacking). Swagger UI runs inline scripts, so /docs/ gets that rule alone
+# (the demo page's fuller policy: app/views.py).
+DOCS_HEADERS = {"Content-Security-Policy": "frame-ancestors 'none'"}
+
+
 def api_docs():
     """Swagger UI at /docs/ over /openapi.json, from the files its package ships (no CDN: works offline)."""
     from flask_swagger_ui import get_swaggerui_blueprint
-    return get_swaggerui_blueprint("/docs", "/openapi.json", config={
+    docs = get_swaggerui_blueprint("/docs", "/openapi.json", config={
         "app_name": "Name origin & medical entity review API", "tryItOutEnabled": True})
+
+    @docs.after_request
+    def _not_framed(response):
+        response.headers.update(DOCS_HEADERS)
+        return response
+    return docs
 
 
 # What a browser on another origin may send and read: its own request id, and the id, instance and
@@ -119,6 +130,7 @@ def _instrument(app: Flask, metrics, cors_origins: list[str], instance: str):
         metrics.observe_request(endpoint, request.method, str(response.status_code),
                                 time.perf_counter() - g.get("started", time.perf_counter()))
         response.headers["X-Instance"] = instance  # which instance answered, behind a load balancer
+        response.headers["X-Content-Type-Options"] = "nosniff"  # a browser never reads an answer as another type
         origin = request.headers.get("Origin")
         if origin and ("*" in cors_origins or origin in cors_origins):
             response.headers["Access-Control-Allow-Origin"] = origin

@@ -5,12 +5,17 @@ A byte-identical repeat of a small request whose every item was a cache hit is a
 worker's memory before parsing (app/cache.py, "remembered" responses): the cache-hit path then costs
 little more than /health (docs/benchmarks.md).
 """
-from flask import Blueprint, Response, current_app, jsonify, render_template
+from flask import Blueprint, Response, current_app, jsonify, make_response, render_template
 
 from app import jsonio, schemas, services
 from app.request_body import json_body
 
 bp = Blueprint("api", __name__)
+# The demo page loads only its own script and style (no inline code), so it can forbid everything else (an injected
+# script, a foreign form target) and being framed (clickjacking).
+PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                                           "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+                "Referrer-Policy": "same-origin"}
 
 
 def ctx():
@@ -52,8 +57,10 @@ def json_response(data: bytes) -> Response:
 def demo():
     """The signup-form demo; its country list is every code the loaded name models can suggest."""
     countries = sorted({c for p in ctx().registry.names.values() for codes in p.countries.values() for c in codes})
-    return render_template("index.html", countries=countries, max_name=schemas.MAX_NAME_CHARS,
-                           max_entity=schemas.MAX_ENTITY_CHARS)
+    page = make_response(render_template("index.html", countries=countries, max_name=schemas.MAX_NAME_CHARS,
+                                         max_entity=schemas.MAX_ENTITY_CHARS))
+    page.headers.update(PAGE_HEADERS)
+    return page
 
 
 @bp.post("/classify")

@@ -500,6 +500,16 @@ def test_readme_examples_show_what_the_service_answers(client):
         assert re.fullmatch(pattern, answer), (path, shown, answer)
 
 
+def test_pages_forbid_framing_and_foreign_code_and_no_answer_is_sniffed(client):
+    """The browser test (tests/test_demo_page.py) runs the demo page and /docs/ under these and sees no violation."""
+    page = client.get("/")
+    policy = page.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy and "form-action 'self'" in policy
+    assert client.get("/docs/").headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+    for answer in (page, client.get("/health"), post(client, "/classify", {"name": "Smith"}), client.get("/nowhere")):
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_made_up_http_methods_share_one_metrics_label(client):
     """Each method outside HTTP's own had been a series of its own: 2,000 requests with random methods took /metrics
     to 3 MB and 648 ms a scrape (docs/benchmarks.md, session 19). They are counted as method="other"."""
