@@ -57,10 +57,12 @@ class RedisServer:
         return redis.Redis(port=self.port)
 
 
-def wait_http(url: str, timeout: float = 60.0, status: int = 200) -> float:
-    """Seconds until `url` answers `status`; raises on timeout."""
+def wait_http(url: str, timeout: float = 60.0, status: int = 200, proc: subprocess.Popen | None = None) -> float:
+    """Seconds until `url` answers `status`; raises on timeout, or at once if `proc` (the server) has exited."""
     start = time.monotonic()
     while time.monotonic() - start < timeout:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server exited ({proc.returncode}) before {url} answered {status}")
         try:
             with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status == status:
@@ -141,7 +143,7 @@ def gunicorn(run_dir: Path, log=subprocess.DEVNULL, **settings):
     proc = spawn_gunicorn(run_dir, port, log, **settings)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_http(base + "/ready", timeout=90)
+        wait_http(base + "/ready", timeout=90, proc=proc)
         yield base, port, proc
     finally:
         stop_process(proc)

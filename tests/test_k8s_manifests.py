@@ -1,8 +1,18 @@
-"""The Kubernetes manifests parse and probe the right endpoints."""
+"""The Kubernetes manifests parse and probe the right endpoints, and the pod's security settings hold for real."""
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
 import yaml
 
 from app.config import from_env
-from tests.helpers import ROOT
+from tests.helpers import ROOT, free_port, http, stop_process, wait_http
 
 
 def env_of(container: dict) -> dict:
@@ -13,7 +23,7 @@ def env_of(container: dict) -> dict:
 def test_manifests_are_valid_and_probe_ready_and_health():
     docs = list(yaml.safe_load_all((ROOT / "deploy/k8s/service.yaml").read_text()))
     kinds = {d["kind"]: d for d in docs}
-    assert set(kinds) == {"Deployment", "Service", "HorizontalPodAutoscaler"}
+    assert set(kinds) == {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"}
     container = kinds["Deployment"]["spec"]["template"]["spec"]["containers"][0]
     assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
     assert container["livenessProbe"]["httpGet"]["path"] == "/health"
@@ -26,3 +36,87 @@ def test_manifests_are_valid_and_probe_ready_and_health():
     graceful = from_env(env_of(container))["GRACEFUL_TIMEOUT"]
     grace = kinds["Deployment"]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
     assert grace >= int(pause[1]) + int(graceful) + 5
+
+
+def test_rollouts_and_drains_keep_a_ready_pod():
+    docs = {d["kind"]: d for d in yaml.safe_load_all((ROOT / "deploy/k8s/service.yaml").read_text())}
+    assert docs["Deployment"]["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    budget = docs["PodDisruptionBudget"]["spec"]
+    assert budget["minAvailable"] == 1 and budget["selector"] == docs["Deployment"]["spec"]["selector"]
+
+
+def pod_spec() -> tuple[dict, dict]:
+    deployment = next(d for d in yaml.safe_load_all((ROOT / "deploy/k8s/service.yaml").read_text())
+                      if d["kind"] == "Deployment")
+    spec = deployment["spec"]["template"]["spec"]
+    return spec, spec["containers"][0]
+
+
+def interpreter_for_everyone() -> list[str]:
+    """Mount commands that let any user reach the Python the venv was made from, as in the image (/usr/local): here
+    it may sit in a private home (pyenv's /root/.pyenv), which another user cannot enter. The first ancestor others
+    cannot enter is covered by an open tmpfs holding only the way to the interpreter, bound from where it is."""
+    path = Path(sys.base_prefix).resolve()
+    closed = next((a for a in reversed(path.parents) if not os.stat(a).st_mode & stat.S_IXOTH), None)
+    if closed is None:
+        return []
+    inside = path.relative_to(closed).parts[0]
+    return [f"mkdir /tmp/.interpreter", f"mount --bind {closed / inside} /tmp/.interpreter",
+            f"mount -t tmpfs -o mode=0755 open {closed}", f"mkdir {closed / inside}",
+            f"mount --move /tmp/.interpreter {closed / inside}"]
+
+
+def can_isolate() -> bool:
+    """Root with mount namespaces and setpriv: what running the service as the pod runs it takes here."""
+    return (os.geteuid() == 0 and shutil.which("setpriv") is not None
+            and subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0)
+
+
+@pytest.mark.skipif(not can_isolate(), reason="needs root, mount namespaces (unshare -m) and setpriv")
+def test_the_service_runs_as_the_pod_does_read_only_and_not_root(tmp_path, redis_server):
+    """The manifest's security settings, for real: in a mount namespace the project (the image's files, its venv and
+    checkpoints) is read-only, the pod's emptyDirs are fresh tmpfs mounts, and gunicorn runs as the pod's user and
+    group without any capability. Every endpoint answers, the cache and the metrics files work, no error is logged."""
+    spec, container = pod_spec()
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"] and spec["securityContext"]["runAsNonRoot"]
+    user, group = spec["securityContext"]["runAsUser"], spec["securityContext"]["runAsGroup"]
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts == {"/srv/app/run", "/tmp"}  # the Dockerfile's RUN_DIR (PROJECT_DIR /srv/app) and /tmp
+    run_dir = ROOT / "run"  # RUN_DIR here, as /srv/app/run there
+    run_dir.mkdir(exist_ok=True)
+    port = free_port()
+    script = " && ".join([
+        f"mount --bind {ROOT} {ROOT}", f"mount -o remount,bind,ro {ROOT}",
+        f"mount -t tmpfs -o mode=0755,uid={user},gid={group} run {run_dir}",
+        "mount -t tmpfs -o mode=1777 tmp /tmp", *interpreter_for_everyone(),
+        f"exec setpriv --reuid={user} --regid={group} --clear-groups --inh-caps=-all --bounding-set=-all "
+        f".venv/bin/gunicorn -c deploy/gunicorn.conf.py app.wsgi:app"])
+    env = {**os.environ, "BIND": f"127.0.0.1:{port}", "RUN_DIR": str(run_dir), "WORKERS": "1",
+           "REDIS_URL": redis_server.url, "HOME": "/"}  # the kubelet's HOME for a user the image does not name
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = tmp_path / "pod.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(["unshare", "-m", "sh", "-c", script], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(base + "/ready", timeout=90, proc=proc)
+        status = dict(line.split(":", 1) for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines())
+        assert status["Uid"].split() == [str(user)] * 4 and status["Gid"].split() == [str(group)] * 4
+        assert int(status["CapEff"], 16) == int(status["CapBnd"], 16) == 0  # gunicorn's master: unshare, sh, setpriv exec'd
+        assert http("GET", base + "/ready")[1]["cache"] == "ok"
+        for _ in range(2):
+            status, body = http("POST", base + "/classify", {"name": "Nakamura"})
+            assert status == 200 and body["predictions"][0]["language"] == "Japanese"
+        assert body["cached"] is True  # written to Redis and read back
+        status, body = http("POST", base + "/review-entity", {"text": "手內肌萎縮"})  # OpenCC's tables, read-only
+        assert status == 200 and body["valid"] is True
+        with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+            assert b'name_answers_total{confidence="high",language="Japanese",model="gru"} 2.0' in r.read()
+        with urllib.request.urlopen(base + "/", timeout=10) as r:
+            assert r.status == 200
+    finally:
+        stop_process(proc)
+    text = log.read_text()
+    assert "Booting worker" in text and not re.search(r"Read-only file system|Permission denied|Traceback", text), text
