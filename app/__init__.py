@@ -26,7 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         torch.set_num_threads(int(settings["TORCH_THREADS"]))
 
     from app import errors, views
-    from app.cache import NoCache, PredictionCache
+    from app.cache import NoCache, PredictionCache, RedisTarget
     from app.jsonio import FastJSONProvider
     from app.libc import trim_heap
     from app.metrics import Metrics
@@ -51,10 +51,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         gc.collect()
         gc.freeze()
         trim_heap()  # hand back what loading freed (app/libc.py)
-    cache = PredictionCache(settings["REDIS_URL"], settings["CACHE_TTL_SECONDS"], settings["REDIS_SOCKET_TIMEOUT"],
-                            settings["CACHE_RETRY_AFTER_SECONDS"], metrics, settings["LOCAL_CACHE_ITEMS"],
-                            settings["REMEMBER_RESPONSES"], settings["CACHE_KEY_SECRET"],
-                            cfg.sentinel_addresses(settings["REDIS_SENTINELS"]), settings["REDIS_SENTINEL_MASTER"]) \
+    target = RedisTarget(settings["REDIS_URL"], settings["REDIS_SOCKET_TIMEOUT"],
+                         tuple(cfg.sentinel_addresses(settings["REDIS_SENTINELS"])), settings["REDIS_SENTINEL_MASTER"],
+                         settings["REDIS_SENTINEL_PASSWORD"])
+    cache = PredictionCache(target, settings["CACHE_TTL_SECONDS"], settings["CACHE_RETRY_AFTER_SECONDS"], metrics,
+                            settings["LOCAL_CACHE_ITEMS"], settings["REMEMBER_RESPONSES"], settings["CACHE_KEY_SECRET"]) \
         if settings["CACHE_ENABLED"] else NoCache()
     app.extensions["inference"] = ServiceContext(settings, registry, cache, metrics)
     errors.init_app(app)

@@ -10,7 +10,7 @@ Batches use one MGET and one pipelined write. Any RedisError (down,
 slow past the socket timeout, OOM) opens a circuit breaker: Redis is skipped for
 CACHE_RETRY_AFTER_SECONDS, then tried again, so caching resumes by itself.
 The client is created lazily in the process that uses it (after gunicorn forks). After a failover the
-address that was the primary may answer as a read-only replica: see `connect` for how the client moves on.
+address that was the primary may answer as a read-only replica: see `RedisTarget` for how the client moves on.
 """
 import hashlib
 import hmac
@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import redis
 from redis.connection import parse_url
@@ -39,21 +40,37 @@ def cache_key(endpoint: str, model: str, version: str, normalised_input: str, se
     return "pred:" + digest.hexdigest()
 
 
-def connect(url: str, timeout: float, sentinels: list[tuple[str, int]] = (), master: str = "mymaster") -> redis.Redis:
-    """A client with `timeout` on every socket operation and no retries (a slow Redis is a down one).
+@dataclass(frozen=True)
+class RedisTarget:
+    """Where the cache is: the server at `url`, or the primary that `sentinels` name `master` (README, REDIS_*)."""
+    url: str
+    timeout: float  # on every socket operation, with no retries: a slow Redis is a down one
+    sentinels: tuple[tuple[str, int], ...] = ()
+    master: str = "mymaster"
+    sentinel_password: str = ""
 
-    Without sentinels, the server at `url`. With them, the primary they name `master`: each new connection asks
-    them where it is, and a connection the old primary answers READONLY (demoted to a replica by a failover) is
-    dropped so the next one asks again; `url` then gives only the database, credentials and TLS (rediss://)."""
-    options = {"socket_timeout": timeout, "socket_connect_timeout": timeout, "retry": None, "health_check_interval": 0}
-    if not sentinels:
-        return redis.Redis.from_url(url, **options)
-    primary = parse_url(url)
-    tls = primary.pop("connection_class", None) is redis.SSLConnection
-    for address in ("host", "port"):
-        primary.pop(address, None)
-    # The Sentinels' own clients would otherwise retry 3 times with back-off: seconds per request while one is down.
-    return Sentinel(sentinels, sentinel_kwargs=options).master_for(master, ssl=tls, **primary, **options)
+    def connect(self) -> redis.Redis:
+        """Without sentinels, a client of the server at `url`. With them, of the primary: each new connection asks
+        them where it is, and a connection the old primary answers READONLY (demoted to a replica by a failover) is
+        dropped so the next one asks again; `url` then gives only the database, credentials and TLS (rediss://)."""
+        options = {"socket_timeout": self.timeout, "socket_connect_timeout": self.timeout, "retry": None,
+                   "health_check_interval": 0}
+        if not self.sentinels:
+            return redis.Redis.from_url(self.url, **options)
+        primary = parse_url(self.url)
+        tls = primary.pop("connection_class", None) is redis.SSLConnection
+        for address in ("host", "port"):
+            primary.pop(address, None)
+        # The Sentinels' own clients would otherwise retry 3 times with back-off: seconds a request while one is down.
+        asking = {**options, "password": self.sentinel_password or None}
+        return Sentinel(self.sentinels, sentinel_kwargs=asking).master_for(self.master, ssl=tls, **primary, **options)
+
+    def why(self, e: Exception) -> str:
+        """A failure in one short line: redis-py's MasterNotFoundError holds ~1 KB of client repr per Sentinel."""
+        if isinstance(e, MasterNotFoundError):
+            where = ", ".join(f"{host}:{port}" for host, port in self.sentinels)
+            return f"no Sentinel at {where} names a live primary {self.master!r}"
+        return str(e)
 
 
 class LocalTier:
@@ -88,11 +105,9 @@ class PredictionCache:
     MAX_REMEMBERED_BODY = 512
     MAX_REMEMBERED_RESPONSE = 4096
 
-    def __init__(self, url: str, ttl: int, socket_timeout: float, retry_after: float, metrics=None, local_items: int = 0,
-                 remember_responses: bool = False, key_secret: str = "", sentinels: list[tuple[str, int]] = (),
-                 sentinel_master: str = "mymaster"):
-        self.url, self.ttl, self.socket_timeout, self.retry_after = url, ttl, socket_timeout, retry_after
-        self.sentinels, self.sentinel_master = list(sentinels), sentinel_master
+    def __init__(self, target: RedisTarget, ttl: int, retry_after: float, metrics=None, local_items: int = 0,
+                 remember_responses: bool = False, key_secret: str = ""):
+        self.target, self.ttl, self.retry_after = target, ttl, retry_after
         self.key_secret = key_secret.encode()
         self.metrics = metrics
         self.local = LocalTier(local_items) if local_items > 0 else None
@@ -128,7 +143,7 @@ class PredictionCache:
 
     def client(self) -> redis.Redis:
         if self._client is None or self._pid != os.getpid():  # never share a connection across fork
-            self._client = connect(self.url, self.socket_timeout, self.sentinels, self.sentinel_master)
+            self._client = self.target.connect()
             self._pid = os.getpid()
         return self._client
 
@@ -141,15 +156,9 @@ class PredictionCache:
             # A replica now where the primary was: a managed Redis's failover moves the primary's DNS name to
             # another host, which a fresh connection finds; the pooled ones would keep reaching this one.
             self._client.connection_pool.disconnect()
-        log.warning("redis %s failed (%s); serving uncached for %.1fs", op, self._reason(e), self.retry_after)
+        log.warning("redis %s failed (%s); serving uncached for %.1fs", op, self.target.why(e), self.retry_after)
         if self.metrics:
             self.metrics.cache_event["error"].inc()
-
-    def _reason(self, e: Exception) -> str:
-        if isinstance(e, MasterNotFoundError):  # redis-py's message holds ~1 KB of client repr per Sentinel
-            where = ", ".join(f"{host}:{port}" for host, port in self.sentinels)
-            return f"no Sentinel at {where} names a live primary {self.sentinel_master!r}"
-        return str(e)
 
     def get_many(self, keys: list[str], valid=None) -> list[dict | None]:
         """Cached values in key order: the local tier first, then one MGET for the rest.

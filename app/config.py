@@ -71,6 +71,7 @@ class Settings(BaseModel):
     REDIS_URL: str = "redis://127.0.0.1:6380/0"
     REDIS_SENTINELS: str = ""                             # host:port,...: the primary is found through Sentinel
     REDIS_SENTINEL_MASTER: str = Field("mymaster", min_length=1)  # the name the Sentinels monitor it by
+    REDIS_SENTINEL_PASSWORD: str = ""                     # the Sentinels' own (requirepass in sentinel.conf)
     CACHE_ENABLED: bool = True
     CACHE_TTL_SECONDS: Positive = 86400                    # Redis refuses an expiry of 0 or less
     CACHE_KEY_SECRET: str = ""                            # set: Redis keys are HMACs, not plain hashes
@@ -219,7 +220,7 @@ def main() -> int:
 
 def shown(name: str, value) -> str:
     """A setting as it may be printed: the cache key secret and a password in REDIS_URL masked."""
-    if name == "CACHE_KEY_SECRET" and value:
+    if name in ("CACHE_KEY_SECRET", "REDIS_SENTINEL_PASSWORD") and value:
         return "(set)"
     if name == "REDIS_URL":
         parts = urlsplit(value)

@@ -133,9 +133,11 @@ def test_gunicorn_with_a_wrong_setting_exits_at_once_with_one_line_naming_it(tmp
 def test_the_check_command_shows_settings_without_secrets():
     ok = subprocess.run([sys.executable, "-m", "app.config"], cwd=ROOT, capture_output=True, text=True,
                         env={"PATH": "/usr/bin:/bin", "CACHE_KEY_SECRET": "s3cret", "THREADS": "2",
-                             "REDIS_URL": "redis://default:pa55@cache.internal:6379/0"})
+                             "REDIS_URL": "redis://default:pa55@cache.internal:6379/0",
+                             "REDIS_SENTINEL_PASSWORD": "s3ntinel"})
     assert ok.returncode == 0 and "THREADS=2" in ok.stdout.splitlines()
     assert "s3cret" not in ok.stdout and "CACHE_KEY_SECRET=(set)" in ok.stdout
+    assert "s3ntinel" not in ok.stdout and "REDIS_SENTINEL_PASSWORD=(set)" in ok.stdout
     assert "pa55" not in ok.stdout and "REDIS_URL=redis://default:***@cache.internal:6379/0" in ok.stdout
     bad = subprocess.run([sys.executable, "-m", "app.config"], cwd=ROOT, capture_output=True, text=True,
                          env={"PATH": "/usr/bin:/bin", "REDIS_URL": "localhost:6380"})
