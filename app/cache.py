@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -66,10 +67,12 @@ class RedisTarget:
         return Sentinel(self.sentinels, sentinel_kwargs=asking).master_for(self.master, ssl=tls, **primary, **options)
 
     def why(self, e: Exception) -> str:
-        """A failure in one short line: redis-py's MasterNotFoundError holds ~1 KB of client repr per Sentinel."""
+        """A failure in one short line: redis-py's MasterNotFoundError holds ~1 KB of client repr per Sentinel, then
+        what failed with it (' - auth:AuthenticationError'), which is kept: a wrong REDIS_SENTINEL_PASSWORD shows."""
         if isinstance(e, MasterNotFoundError):
             where = ", ".join(f"{host}:{port}" for host, port in self.sentinels)
-            return f"no Sentinel at {where} names a live primary {self.master!r}"
+            errors = ", ".join(dict.fromkeys(re.findall(r" - (\w+:\w+)", str(e))))
+            return f"no Sentinel at {where} names a live primary {self.master!r}" + (f" ({errors})" if errors else "")
         return str(e)
 
 

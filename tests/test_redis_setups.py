@@ -35,7 +35,7 @@ def cached_twice(client, name: str) -> bool:
     return second.get_json()["cached"]
 
 
-def test_through_sentinel_the_cache_follows_a_failover(tmp_path):
+def test_through_sentinel_the_cache_follows_a_failover(tmp_path, caplog):
     """REDIS_URL pointing at the primary had left the cache off for good after a failover: uncached while the old
     primary was down, and every write refused (READONLY) once it came back as a replica."""
     (tmp_path / "p").mkdir(), (tmp_path / "r").mkdir()
@@ -55,6 +55,10 @@ def test_through_sentinel_the_cache_follows_a_failover(tmp_path):
               10, "replicating")
         assert cached_twice(c, "Dubois")
         assert primary.client().dbsize() == 1
+        wrong = create_app({**SETTINGS, "REDIS_SENTINELS": f"127.0.0.1:{port}", "REDIS_SENTINEL_MASTER": "cache",
+                            "REDIS_SENTINEL_PASSWORD": "wrong", "REDIS_URL": "redis://not-used/0"}).test_client()
+        assert not cached_twice(wrong, "Dubois")  # answered, uncached, and the log says why
+        assert any("(auth:AuthenticationError)" in r.getMessage() for r in caplog.records if r.name == "app.cache")
 
         primary.stop()
         for attempt in range(150):  # answered all along, uncached until the replica is promoted
@@ -127,7 +131,7 @@ def test_sentinels_that_do_not_answer_cost_a_socket_timeout_not_retries(tmp_path
     assert c.get("/ready").get_json()["cache"] == "unavailable"
     said = [r.getMessage() for r in caplog.records if r.name == "app.cache"]
     assert said[0] == (f"redis get failed (no Sentinel at {sentinels.replace(',', ', ')} names a live primary "
-                       "'mymaster'); serving uncached for 0.0s")
+                       "'mymaster' (network:ConnectionError)); serving uncached for 0.0s")
 
 
 def test_tls_with_a_password_and_what_a_wrong_setting_logs(tmp_path, caplog):
