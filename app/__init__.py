@@ -55,7 +55,8 @@ def create_app(test_config: dict | None = None) -> Flask:
                          tuple(cfg.sentinel_addresses(settings["REDIS_SENTINELS"])), settings["REDIS_SENTINEL_MASTER"],
                          settings["REDIS_SENTINEL_PASSWORD"])
     cache = PredictionCache(target, settings["CACHE_TTL_SECONDS"], settings["CACHE_RETRY_AFTER_SECONDS"], metrics,
-                            settings["LOCAL_CACHE_ITEMS"], settings["REMEMBER_RESPONSES"], settings["CACHE_KEY_SECRET"]) \
+                            settings["LOCAL_CACHE_ITEMS"], settings["REMEMBER_RESPONSES"],
+                            settings["CACHE_KEY_SECRET"]) \
         if settings["CACHE_ENABLED"] else NoCache()
     app.extensions["inference"] = ServiceContext(settings, registry, cache, metrics)
     errors.init_app(app)

@@ -219,7 +219,7 @@ def main() -> int:
 
 
 def shown(name: str, value) -> str:
-    """A setting as it may be printed: the cache key secret and a password in REDIS_URL masked."""
+    """A setting as it may be printed: the cache key secret, the Sentinels' password and REDIS_URL's password masked."""
     if name in ("CACHE_KEY_SECRET", "REDIS_SENTINEL_PASSWORD") and value:
         return "(set)"
     if name == "REDIS_URL":

@@ -131,9 +131,9 @@ def test_every_entity_answer_is_counted_by_verdict_and_score(client):
     remembered repeats and the features path included."""
     from tests.test_api import metric_value
     def counts():
-        return tuple(metric_value(client, s) for s in ('entity_answers_total{verdict="valid"}',
-                                                        'entity_answers_total{verdict="invalid"}',
-                                                        "entity_answer_score_count", 'entity_answer_score_bucket{le="0.5"}'))
+        return tuple(metric_value(client, s) for s in (
+            'entity_answers_total{verdict="valid"}', 'entity_answers_total{verdict="invalid"}',
+            "entity_answer_score_count", 'entity_answer_score_bucket{le="0.5"}'))
     post(client, "/review-entity", {"text": "手内肌萎缩"})  # the series exist from here on
     before = counts()
     body = {"texts": ["手内肌萎缩", "缩萎肌内手", "😀"]}

@@ -73,8 +73,10 @@ def test_a_default_model_the_service_does_not_load_is_refused_but_one_it_loads_i
 
 def test_sentinels_are_host_port_pairs_and_need_a_tcp_primary():
     from app.config import sentinel_addresses
-    assert sentinel_addresses(" a:26379, 10.0.0.2:26380 ,[::1]:5000") == [("a", 26379), ("10.0.0.2", 26380), ("::1", 5000)]
-    assert from_env({"REDIS_SENTINELS": "a:26379", "REDIS_URL": "rediss://:pw@ignored/2"})["REDIS_SENTINELS"] == "a:26379"
+    assert sentinel_addresses(" a:26379, 10.0.0.2:26380 ,[::1]:5000") == [("a", 26379), ("10.0.0.2", 26380),
+                                                                            ("::1", 5000)]
+    settings = from_env({"REDIS_SENTINELS": "a:26379", "REDIS_URL": "rediss://:pw@ignored/2"})
+    assert settings["REDIS_SENTINELS"] == "a:26379"
     with pytest.raises(ConfigError, match="REDIS_SENTINELS is set.*not unix://"):
         from_env({"REDIS_SENTINELS": "a:26379", "REDIS_URL": "unix:///run/redis.sock"})
 

@@ -104,7 +104,8 @@ def test_the_service_runs_as_the_pod_does_read_only_and_not_root(tmp_path, redis
         wait_http(base + "/ready", timeout=90, proc=proc)
         status = dict(line.split(":", 1) for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines())
         assert status["Uid"].split() == [str(user)] * 4 and status["Gid"].split() == [str(group)] * 4
-        assert int(status["CapEff"], 16) == int(status["CapBnd"], 16) == 0  # gunicorn's master: unshare, sh, setpriv exec'd
+        # the master itself: unshare, sh and setpriv each exec'd the next
+        assert int(status["CapEff"], 16) == int(status["CapBnd"], 16) == 0
         assert http("GET", base + "/ready")[1]["cache"] == "ok"
         for _ in range(2):
             status, body = http("POST", base + "/classify", {"name": "Nakamura"})

@@ -1,5 +1,6 @@
 """What a real gunicorn writes to its log: with LOG_FORMAT=json, every line one JSON object (gunicorn's own, the app's,
-the access log; tests/test_api.py has a traceback's); by default text lines whose access entries end with the duration and request id."""
+the access log; tests/test_api.py has a traceback's); by default text lines whose access entries end with the
+duration and request id."""
 import json
 import re
 import urllib.request
@@ -25,7 +26,8 @@ def traffic(base: str, port: int):
 
 def test_json_logs_are_one_object_a_line(tmp_path):
     log = tmp_path / "gunicorn.log"
-    with open(log, "wb") as out, gunicorn(tmp_path, out, LOG_FORMAT="json", REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"  # so the app logs a warning too
+    with open(log, "wb") as out, gunicorn(tmp_path, out, LOG_FORMAT="json", REDIS_URL=nowhere,
                                           **SETTINGS) as (base, port, _):
         traffic(base, port)
     lines = [line for line in log.read_text().splitlines() if line.strip()]

@@ -140,7 +140,8 @@ def test_tls_with_a_password_and_what_a_wrong_setting_logs(tmp_path, caplog):
     import trustme
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1")
-    for pem, path in ((ca.cert_pem, "ca.pem"), (cert.cert_chain_pems[0], "cert.pem"), (cert.private_key_pem, "key.pem")):
+    for pem, path in ((ca.cert_pem, "ca.pem"), (cert.cert_chain_pems[0], "cert.pem"),
+                      (cert.private_key_pem, "key.pem")):
         pem.write_to_path(str(tmp_path / path))
     tls_port = free_port()
     server = RedisServer(tmp_path, "--tls-port", str(tls_port), "--tls-cert-file", str(tmp_path / "cert.pem"),
