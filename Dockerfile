@@ -21,7 +21,9 @@ COPY . .
 COPY --from=build /srv/app/.cache/onnx .cache/onnx
 ENV PROJECT_DIR=/srv/app RUN_DIR=/srv/app/run REDIS_PORT=6380 BIND=0.0.0.0:8000 WORKERS=2
 # the settings above checked as gunicorn will check them (app/config.py): a wrong one fails the build, named
-RUN mkdir -p /srv/app/run && .venv/bin/python -m app.config > /dev/null
+RUN mkdir -p /srv/app/run && chown 10001:10001 /srv/app/run && .venv/bin/python -m app.config > /dev/null
+# Not root: supervisord, redis and gunicorn run as 10001 (deploy/k8s/service.yaml's user too), and write only RUN_DIR
+USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s CMD python3 -c "import urllib.request,os; urllib.request.urlopen('http://127.0.0.1:8000/ready', timeout=4)"
 CMD ["supervisord", "-n", "-c", "deploy/supervisord.conf"]

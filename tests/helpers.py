@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 import string
 import subprocess
 import sys
@@ -256,3 +257,33 @@ def run_cluster(tmp_path, redis_server: "RedisServer | None" = None, **settings)
             stop_process(p)
         if own_redis:
             server.stop()
+
+
+def interpreter_for_everyone() -> list[str]:
+    """Mount commands that let any user reach the Python the venv was made from, as in the image (/usr/local): here
+    it may sit in a private home (pyenv's /root/.pyenv), which another user cannot enter. The first ancestor others
+    cannot enter is covered by an open tmpfs holding only the way to the interpreter, bound from where it is."""
+    path = Path(sys.base_prefix).resolve()
+    closed = next((a for a in reversed(path.parents) if not os.stat(a).st_mode & stat.S_IXOTH), None)
+    if closed is None:
+        return []
+    inside = path.relative_to(closed).parts[0]
+    return [f"mkdir /tmp/.interpreter", f"mount --bind {closed / inside} /tmp/.interpreter",
+            f"mount -t tmpfs -o mode=0755 open {closed}", f"mkdir {closed / inside}",
+            f"mount --move /tmp/.interpreter {closed / inside}"]
+
+
+def can_isolate() -> bool:
+    """Root with mount namespaces and setpriv: what running the service as the pod runs it takes here."""
+    return (os.geteuid() == 0 and shutil.which("setpriv") is not None
+            and subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0)
+
+
+def isolated(command: str, user: int, group: int, read_only=(), tmpfs=()) -> list[str]:
+    """argv that runs the shell `command` as `user`:`group` without any capability, in a mount namespace where each
+    of `read_only` is read-only and each of `tmpfs` a fresh tmpfs that user owns: a container's view, here."""
+    mounts = [f"mount --bind {p} {p} && mount -o remount,bind,ro {p}" for p in read_only]
+    mounts += [f"mount -t tmpfs -o mode=0755,uid={user},gid={group} scratch {p}" for p in tmpfs]
+    mounts += ["mount -t tmpfs -o mode=1777 tmp /tmp", *interpreter_for_everyone()]
+    drop = f"setpriv --reuid={user} --regid={group} --clear-groups --inh-caps=-all --bounding-set=-all"
+    return ["unshare", "-m", "sh", "-c", " && ".join([*mounts, f"exec {drop} {command}"])]

@@ -1,6 +1,8 @@
 """The Dockerfile, Makefile, supervisor and redis configs agree with each other."""
 import re
 
+import yaml
+
 from tests.helpers import ROOT
 
 
@@ -16,6 +18,11 @@ def test_dockerfile_uses_the_makefile_setup_and_supervisor_config():
     assert re.search(r"^RUN make system-deps install-serve PY=", serve, re.M)  # what a worker imports, no more
     assert re.search(r"^COPY --from=build \S*\.cache/onnx", serve, re.M)
     assert 'CMD ["supervisord", "-n", "-c", "deploy/supervisord.conf"]' in docker
+    # not root, the same user as the Kubernetes pod, owning the one folder it writes (tests/test_e2e_supervisor.py)
+    user = re.search(r"^USER (\d+):(\d+)$", serve, re.M)
+    pod = yaml.safe_load_all(read("deploy/k8s/service.yaml")).__next__()["spec"]["template"]["spec"]["securityContext"]
+    assert user and (int(user[1]), int(user[2])) == (pod["runAsUser"], pod["runAsGroup"])
+    assert f"chown {user[1]}:{user[2]} /srv/app/run" in serve and "RUN_DIR=/srv/app/run" in serve
     needed = set(re.findall(r"%\(ENV_(\w+)\)s", read("deploy/supervisord.conf")))
     docker_env = set(re.findall(r"\b([A-Z_]+)=", " ".join(l for l in docker.splitlines() if l.startswith("ENV "))))
     make_env = set(re.findall(r"^export (\w+)", read("Makefile"), re.M))

@@ -1,12 +1,18 @@
 """End to end: supervisord with the project's config runs redis + gunicorn; real HTTP; a worker is SIGKILLed;
 `make reload`."""
 import os
+import re
+import shutil
 import signal
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
-from tests.helpers import ROOT, http, wait_for_workers, wait_http, worker_pids
+import pytest
+
+from tests.helpers import (ROOT, can_isolate, free_port, http, isolated, stop_process, wait_for_workers, wait_http,
+                           worker_pids)
 
 
 def test_supervised_stack_survives_a_killed_worker(stack):
@@ -45,3 +51,44 @@ def test_supervised_stack_survives_a_killed_worker(stack):
     reloaded = wait_for_workers(master, 2, now)  # the old workers finish what they hold, then exit
     assert len(reloaded) == 2 and not reloaded & now
     assert http("POST", base + "/classify", {"name": "Yamamoto"})[0] == 200
+
+
+def descendants(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        children = {int(p) for p in subprocess.run(["pgrep", "-P", str(todo.pop())], capture_output=True,
+                                                    text=True).stdout.split()}
+        todo += children - found
+        found |= children
+    return found
+
+
+@pytest.mark.skipif(not can_isolate(), reason="needs root, mount namespaces (unshare -m) and setpriv")
+def test_the_image_runs_the_stack_as_its_unprivileged_user(tmp_path):
+    """The Docker image's CMD as its USER (10001): supervisord, redis and gunicorn start and serve, each process that
+    user, writing only RUN_DIR, which the image gives that user; everything else is root's, as here."""
+    user, group = map(int, re.search(r"^USER (\d+):(\d+)$", (ROOT / "Dockerfile").read_text(), re.M).groups())
+    run_dir = ROOT / "run" / f"image-user-{free_port()}"  # reachable by that user, unlike pytest's folders
+    run_dir.mkdir(parents=True)
+    os.chown(run_dir, user, group)
+    port, redis_port = free_port(), free_port()
+    env = {"PATH": os.environ["PATH"], "HOME": "/", "PROJECT_DIR": str(ROOT), "RUN_DIR": str(run_dir),
+           "REDIS_PORT": str(redis_port), "BIND": f"127.0.0.1:{port}", "WORKERS": "1"}
+    proc = subprocess.Popen(isolated("supervisord -n -c deploy/supervisord.conf", user, group),
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(base + "/ready", timeout=90, proc=proc)
+        assert http("POST", base + "/classify", {"name": "Yamamoto"})[1]["cached"] is False
+        assert http("POST", base + "/classify", {"name": "Yamamoto"})[1]["cached"] is True  # its redis
+        processes = {proc.pid, *descendants(proc.pid)}
+        assert len(processes) >= 4  # supervisord, redis-server, the gunicorn master and its worker
+        for pid in processes:
+            status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+            assert status["Uid"].split() == [str(user)] * 4 and int(status["CapEff"], 16) == 0, (pid, status["Name"])
+    finally:
+        stop_process(proc)
+        logs = {f.name: f.read_text(errors="replace") for f in run_dir.glob("*.log")}
+        shutil.rmtree(run_dir, ignore_errors=True)
+    assert {"supervisord.log", "redis.log", "gunicorn.log"} <= logs.keys()
+    assert not any(re.search(r"Permission denied|Read-only file system|Traceback", t) for t in logs.values()), logs

@@ -1,10 +1,7 @@
 """The Kubernetes manifests parse and probe the right endpoints, and the pod's security settings hold for real."""
 import os
 import re
-import shutil
-import stat
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -12,7 +9,7 @@ import pytest
 import yaml
 
 from app.config import from_env
-from tests.helpers import ROOT, free_port, http, stop_process, wait_http
+from tests.helpers import ROOT, can_isolate, free_port, http, isolated, stop_process, wait_http
 
 
 def env_of(container: dict) -> dict:
@@ -52,26 +49,6 @@ def pod_spec() -> tuple[dict, dict]:
     return spec, spec["containers"][0]
 
 
-def interpreter_for_everyone() -> list[str]:
-    """Mount commands that let any user reach the Python the venv was made from, as in the image (/usr/local): here
-    it may sit in a private home (pyenv's /root/.pyenv), which another user cannot enter. The first ancestor others
-    cannot enter is covered by an open tmpfs holding only the way to the interpreter, bound from where it is."""
-    path = Path(sys.base_prefix).resolve()
-    closed = next((a for a in reversed(path.parents) if not os.stat(a).st_mode & stat.S_IXOTH), None)
-    if closed is None:
-        return []
-    inside = path.relative_to(closed).parts[0]
-    return [f"mkdir /tmp/.interpreter", f"mount --bind {closed / inside} /tmp/.interpreter",
-            f"mount -t tmpfs -o mode=0755 open {closed}", f"mkdir {closed / inside}",
-            f"mount --move /tmp/.interpreter {closed / inside}"]
-
-
-def can_isolate() -> bool:
-    """Root with mount namespaces and setpriv: what running the service as the pod runs it takes here."""
-    return (os.geteuid() == 0 and shutil.which("setpriv") is not None
-            and subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0)
-
-
 @pytest.mark.skipif(not can_isolate(), reason="needs root, mount namespaces (unshare -m) and setpriv")
 def test_the_service_runs_as_the_pod_does_read_only_and_not_root(tmp_path, redis_server):
     """The manifest's security settings, for real: in a mount namespace the project (the image's files, its venv and
@@ -86,19 +63,14 @@ def test_the_service_runs_as_the_pod_does_read_only_and_not_root(tmp_path, redis
     run_dir = ROOT / "run"  # RUN_DIR here, as /srv/app/run there
     run_dir.mkdir(exist_ok=True)
     port = free_port()
-    script = " && ".join([
-        f"mount --bind {ROOT} {ROOT}", f"mount -o remount,bind,ro {ROOT}",
-        f"mount -t tmpfs -o mode=0755,uid={user},gid={group} run {run_dir}",
-        "mount -t tmpfs -o mode=1777 tmp /tmp", *interpreter_for_everyone(),
-        f"exec setpriv --reuid={user} --regid={group} --clear-groups --inh-caps=-all --bounding-set=-all "
-        f".venv/bin/gunicorn -c deploy/gunicorn.conf.py app.wsgi:app"])
+    argv = isolated(".venv/bin/gunicorn -c deploy/gunicorn.conf.py app.wsgi:app", user, group,
+                    read_only=[ROOT], tmpfs=[run_dir])  # and /tmp
     env = {**os.environ, "BIND": f"127.0.0.1:{port}", "RUN_DIR": str(run_dir), "WORKERS": "1",
            "REDIS_URL": redis_server.url, "HOME": "/"}  # the kubelet's HOME for a user the image does not name
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log = tmp_path / "pod.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(["unshare", "-m", "sh", "-c", script], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(base + "/ready", timeout=90, proc=proc)
