@@ -45,7 +45,7 @@ def test_through_sentinel_the_cache_follows_a_failover(tmp_path, caplog):
     conf = tmp_path / "sentinel.conf"  # Sentinel rewrites its file, so each run writes its own
     conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {tmp_path}\nsentinel monitor cache 127.0.0.1 {primary.port} 1\n"
                     "sentinel down-after-milliseconds cache 500\nsentinel failover-timeout cache 2000\n"
-                    "requirepass s3ntinel\n")  # as Bitnami's chart sets up Sentinel by default
+                    "requirepass s3ntinel\n")  # Sentinels with a password of their own
     sentinel = subprocess.Popen(["redis-server", str(conf), "--sentinel"], stdout=subprocess.DEVNULL)
     app = create_app({**SETTINGS, "REDIS_SENTINELS": f"127.0.0.1:{port}", "REDIS_SENTINEL_MASTER": "cache",
                       "REDIS_SENTINEL_PASSWORD": "s3ntinel", "REDIS_URL": "redis://not-used/0"})
