@@ -14,10 +14,12 @@ from collections import defaultdict
 from pathlib import Path
 
 from models.name_predictor import NamePredictor
+from models.evaluate_names import LOW_CONFIDENCE
 from models.names_data import Corpus, feminine_form, load_corpus
 from models.paths import CHECKPOINTS, NAMES_DIR, REPORTS
 
 EVAL_SET = Path(__file__).resolve().parent / "eval_data" / "realworld_names.tsv"
+NOT_FAMILY_NAMES = Path(__file__).resolve().parent / "eval_data" / "not_family_names.tsv"
 
 
 def load_eval_set(path: Path = EVAL_SET) -> list[tuple[str, str, str]]:
@@ -87,6 +89,22 @@ def feminine_test_top1(predictor: NamePredictor, corpus: Corpus, seed: int = 0) 
     return {k: {"top1": round(sum(v) / len(v), 4), "n": len(v)} for k, v in sorted(groups.items())}
 
 
+def low_confidence_shares(predictor: NamePredictor, corpus: Corpus, rows, seed: int = 0) -> dict:
+    """How often an answer is low_confidence (top probability under the service's default threshold) for what a
+    family-name field receives: held-out corpus names, given and family name together, and what it should not
+    (given names alone, e-mail addresses: not_family_names.tsv). The NameOriginLowConfidenceAnswers alert is set
+    from these."""
+    kinds = defaultdict(list)
+    kinds["corpus test split"] = [n for n, _ in corpus.split("test", seed)]
+    kinds["full-name"] = [name for name, _, category in rows if category == "full-name"]
+    for line in NOT_FAMILY_NAMES.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            text, kind = line.split("\t")
+            kinds[kind].append(text)
+    return {kind: {"share": round(float((predictor.probabilities(texts).max(1) < LOW_CONFIDENCE).mean()), 4),
+                   "n": len(texts)} for kind, texts in kinds.items()}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--arch", nargs="+", default=["gru", "lstm", "rnn"])
@@ -97,7 +115,8 @@ def main(argv=None):
     for arch in args.arch:
         predictor = NamePredictor.load(CHECKPOINTS / f"names-{arch}")
         report[arch] = {"realworld": evaluate(predictor, rows), "corpus_test_top1_served": corpus_top1(predictor, corpus),
-                        "feminine_forms_of_test_names": feminine_test_top1(predictor, corpus)}
+                        "feminine_forms_of_test_names": feminine_test_top1(predictor, corpus),
+                        "low_confidence_share": low_confidence_shares(predictor, corpus, rows)}
         print(arch, json.dumps(report[arch], ensure_ascii=False))
     REPORTS.mkdir(parents=True, exist_ok=True)
     (REPORTS / "realworld.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

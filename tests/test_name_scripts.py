@@ -1,4 +1,6 @@
 """Script, diacritic and particle evidence; full names; calibration; any Unicode name is answered."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -248,3 +250,13 @@ def test_any_unicode_name_gets_predictions_or_a_flag(client, name):
     if body["predictions"]:
         assert abs(sum(p["probability"] for p in client.post("/classify", json={"name": name, "top_k": 18})
                        .get_json()["predictions"]) - 1) < 0.01
+
+
+def test_what_is_not_a_family_name_is_low_confidence_more_often_the_alert_s_premise(gru):
+    """NameOriginLowConfidenceAnswers fires above 25 % low-confidence answers: held-out family names must stay well
+    under it and given names or e-mail addresses over it, else a retrained GRU has made the alert blind or noisy."""
+    from models.evaluate_realworld import low_confidence_shares
+    shares = {k: v["share"] for k, v in low_confidence_shares(gru, load_corpus(NAMES_DIR), load_eval_set()).items()}
+    assert shares["corpus test split"] < 0.2 and shares["given-name"] > 0.25 and shares["e-mail"] > 0.25, shares
+    rules = (Path(__file__).resolve().parent.parent / "deploy/prometheus/alerts.yml").read_text()
+    assert "/ sum(rate(name_answers_total{job=\"name-origin\"}[1h])) > 0.25" in rules
