@@ -219,7 +219,11 @@ def latin_evidence(name: str) -> list[tuple[str, float]]:
 # Only words that are not also common names: nameparser's list (~600 titles) holds King, Judge and Dean,
 # and a parse costs ~0.3 ms, more than this whole step on the request path. Written without dots (Ph.D. -> phd).
 HONORIFICS = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "rev", "herr", "frau", "mme", "mlle",
-              "madame", "monsieur", "sr", "sra", "srta", "dott", "dottssa", "ing", "mgr", "hr", "fr"}
+              "madame", "monsieur", "sr", "sra", "srta", "dott", "dottssa", "ing", "mgr", "hr", "fr",
+              # session 21: Italian, Spanish, French, Dutch and Greek forms of address; German, Austrian and Czech
+              # titles (Dipl.-Ing., Mag., MUDr.). Not 'eng' (a corpus surname), 'don', 'phil' or 'nat' (given names).
+              "sig", "sigra", "signor", "signora", "avv", "dña", "lic", "pr", "dhr", "mevr", "mw", "kyrios", "kyria",
+              "dipl", "kfm", "mag", "bc", "mudr", "judr", "phdr", "rndr", "mvdr"}
 SUFFIXES = {"jr", "jnr", "sr", "snr", "ii", "iii", "iv", "phd", "md", "esq"}
 # Words that introduce a birth name ('Anna Schmidt geb. Müller', 'Kowalska z domu Nowak'): dropped between two
 # name words only ('Nee' alone, first or last is a surname: 倪).
@@ -230,6 +234,11 @@ _TITLES_AND_SUFFIXES = HONORIFICS | SUFFIXES
 def _abbreviation(word: str) -> str:
     """A word as the title and suffix lists write it: 'ph.d' -> 'phd', 'dott.ssa' -> 'dottssa'."""
     return word.replace(".", "")
+
+
+def _is_abbreviated(word: str, written: str) -> bool:
+    """'med' of 'med.': two or more letters written with a closing dot."""
+    return len(word) > 1 and word.isalpha() and written.endswith(".")
 
 
 def _is_initial(word: str, written: str) -> bool:
@@ -277,6 +286,10 @@ def origin_words(written: list[str]) -> list[str]:
     pairs = [(bare, w) for w in written if (bare := _bare(w))] or [(w, w) for w in written]
     start, end = 0, len(pairs)
     while start < end and _abbreviation(pairs[start][0]) in HONORIFICS:
+        start += 1
+    # After a title, a word written abbreviated belongs to it: 'dr. med.', 'dr. rer. nat.' (no corpus name holds a
+    # dot); never the last word, which is the name ('dr. smith.').
+    while 0 < start < end - 1 and _is_abbreviated(*pairs[start]):
         start += 1
     while end > start and _abbreviation(pairs[end - 1][0]) in SUFFIXES:
         end -= 1

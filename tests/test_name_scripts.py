@@ -260,3 +260,17 @@ def test_what_is_not_a_family_name_is_low_confidence_more_often_the_alert_s_prem
     assert shares["corpus test split"] < 0.2 and shares["given-name"] > 0.25 and shares["e-mail"] > 0.25, shares
     rules = (Path(__file__).resolve().parent.parent / "deploy/prometheus/alerts.yml").read_text()
     assert "/ sum(rate(name_answers_total{job=\"name-origin\"}[1h])) > 0.25" in rules
+
+
+def test_national_titles_are_read_as_titles(gru):
+    """'Sig. Rossi' was German and 'Dipl.-Ing. Schneider' English: the title was read as a name part. Every titles:*
+    row of the real-world set now reads as its family name alone, and a name written with a final dot keeps it."""
+    rows = [r for r in load_eval_set() if r[2].startswith("titles:")]
+    assert len(rows) == 33
+    def parts(name):
+        return name_scripts.tokens(normalise(name))
+    assert all(len(parts(name)) == 1 for name, _, _ in rows), [name for name, _, _ in rows if len(parts(name)) != 1]
+    assert parts("Dr. rer. nat. Fischer") == ["fischer"] and parts("Mevr. de Vries") == ["de vries"]
+    assert parts("Dr. Smith.") == ["smith"] and parts("Dr. Med") == ["med"]  # the last word is the name
+    assert np.allclose(gru.probabilities(["Sig. Rossi", "Dipl.-Ing. Schneider"]),
+                       gru.probabilities(["Rossi", "Schneider"]), atol=1e-6)
