@@ -38,6 +38,9 @@ REQUEST_ID_HEADER = {"description": "the caller's X-Request-ID when it matches t
 REQUEST_ID_PARAMETER = {"name": HEADER, "in": "header", "required": False,
                         "description": "an id of the caller's for this request, echoed back (another is made when it "
                                        "does not match the pattern)", "schema": {"type": "string"}}
+ERROR_HEADERS = {415: {"Accept-Encoding": {"description": "the content codings a body may have",
+                                           "schema": {"type": "string"}}},
+                 503: {"Retry-After": {"description": "seconds, with code overloaded", "schema": {"type": "integer"}}}}
 CONTENT_ENCODING_PARAMETER = {"name": "Content-Encoding", "in": "header", "required": False,
                               "description": "gzip: the body is gzip-compressed (unpacked up to the same body limit)",
                               "schema": {"type": "string", "enum": ["gzip", "identity"]}}
@@ -49,12 +52,8 @@ def _responses(ok_models, *errors):
     out = {"200": {"description": "OK", "content": {"application/json": {"schema": ok}}}}
     for code in errors:
         out[str(code)] = {"description": ERROR_DESCRIPTIONS.get(code, "error"), "content": _json(s.ErrorResponse)}
-        if code == 415:
-            out[str(code)]["headers"] = {"Accept-Encoding": {"description": "the content codings a body may have",
-                                                             "schema": {"type": "string"}}}
-        if code == 503:
-            out[str(code)]["headers"] = {"Retry-After": {"description": "seconds, with code overloaded",
-                                                         "schema": {"type": "integer"}}}
+        if code in ERROR_HEADERS:
+            out[str(code)]["headers"] = ERROR_HEADERS[code]
     return out
 
 

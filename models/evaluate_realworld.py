@@ -13,8 +13,8 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from models.name_predictor import NamePredictor
 from models.evaluate_names import LOW_CONFIDENCE
+from models.name_predictor import NamePredictor
 from models.names_data import Corpus, feminine_form, load_corpus
 from models.paths import CHECKPOINTS, NAMES_DIR, REPORTS
 

@@ -58,6 +58,19 @@ class RedisServer:
         return redis.Redis(port=self.port)
 
 
+def process_status(pid: int) -> dict[str, str]:
+    """/proc/<pid>/status as a mapping: Uid, Gid, CapEff, ..."""
+    return dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+
+
+def wait_until(check, timeout: float = 5.0, what: str = "done", every: float = 0.1):
+    """Return once `check()` is true; fail if it is still false after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not {what} after {timeout}s"
+        time.sleep(every)
+
+
 def wait_http(url: str, timeout: float = 60.0, status: int = 200, proc: subprocess.Popen | None = None) -> float:
     """Seconds until `url` answers `status`; raises on timeout, or at once if `proc` (the server) has exited."""
     start = time.monotonic()

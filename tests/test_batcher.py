@@ -1,27 +1,20 @@
 """Cross-request batching: concurrent calls share one forward pass, each gets its own slice back."""
 import threading
-import time
 
 import pytest
 
 from app.batcher import MicroBatcher
-
-
-def wait_until(cond, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.001)
+from tests.helpers import wait_until
 
 
 def queue_behind_first_batch(batcher, first, others, first_running, release):
     """Start `first`, wait until its forward pass is running, start `others`, wait until all of
     them are queued behind it, then let the first batch finish and join every thread."""
     first.start()
-    wait_until(first_running)
+    wait_until(first_running, every=0.001)
     for t in others:
         t.start()
-    wait_until(lambda: len(batcher._queue) == len(others))
+    wait_until(lambda: len(batcher._queue) == len(others), every=0.001)
     release.set()
     for t in [first, *others]:
         t.join(5)

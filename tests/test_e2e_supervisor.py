@@ -7,12 +7,11 @@ import signal
 import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from tests.helpers import (ROOT, can_isolate, free_port, http, isolated, stop_process, wait_for_workers, wait_http,
-                           worker_pids)
+from tests.helpers import (ROOT, can_isolate, free_port, http, isolated, process_status, stop_process, wait_for_workers,
+                           wait_http, worker_pids)
 
 
 def test_supervised_stack_survives_a_killed_worker(stack):
@@ -84,7 +83,7 @@ def test_the_image_runs_the_stack_as_its_unprivileged_user(tmp_path):
         processes = {proc.pid, *descendants(proc.pid)}
         assert len(processes) >= 4  # supervisord, redis-server, the gunicorn master and its worker
         for pid in processes:
-            status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+            status = process_status(pid)
             assert status["Uid"].split() == [str(user)] * 4 and int(status["CapEff"], 16) == 0, (pid, status["Name"])
     finally:
         stop_process(proc)

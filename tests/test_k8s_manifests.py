@@ -3,13 +3,12 @@ import os
 import re
 import subprocess
 import urllib.request
-from pathlib import Path
 
 import pytest
 import yaml
 
 from app.config import from_env
-from tests.helpers import ROOT, can_isolate, free_port, http, isolated, stop_process, wait_http
+from tests.helpers import ROOT, can_isolate, free_port, http, isolated, process_status, stop_process, wait_http
 
 
 def env_of(container: dict) -> dict:
@@ -74,7 +73,7 @@ def test_the_service_runs_as_the_pod_does_read_only_and_not_root(tmp_path, redis
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(base + "/ready", timeout=90, proc=proc)
-        status = dict(line.split(":", 1) for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines())
+        status = process_status(proc.pid)
         assert status["Uid"].split() == [str(user)] * 4 and status["Gid"].split() == [str(group)] * 4
         # the master itself: unshare, sh and setpriv each exec'd the next
         assert int(status["CapEff"], 16) == int(status["CapBnd"], 16) == 0

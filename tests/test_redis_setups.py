@@ -8,7 +8,7 @@ import time
 import redis
 
 from app import create_app
-from tests.helpers import RedisServer, free_port
+from tests.helpers import RedisServer, free_port, wait_until
 
 SETTINGS = {"NAME_MODELS": "gru", "ENTITY_REVIEW": False, "LOCAL_CACHE_ITEMS": 0,  # the Redis tier alone
             "CACHE_RETRY_AFTER_SECONDS": 0.3}
@@ -16,15 +16,6 @@ SETTINGS = {"NAME_MODELS": "gru", "ENTITY_REVIEW": False, "LOCAL_CACHE_ITEMS": 0
 
 def role(server: RedisServer) -> str:
     return server.client().role()[0].decode()
-
-
-def until(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"not {what} after {timeout}s")
 
 
 def cached_twice(client, name: str) -> bool:
@@ -51,8 +42,8 @@ def test_through_sentinel_the_cache_follows_a_failover(tmp_path, caplog):
                       "REDIS_SENTINEL_PASSWORD": "s3ntinel", "REDIS_URL": "redis://not-used/0"})
     c = app.test_client()
     try:
-        until(lambda: role(replica) == "slave" and replica.client().info("replication")["master_link_status"] == "up",
-              10, "replicating")
+        wait_until(lambda: role(replica) == "slave"
+                   and replica.client().info("replication")["master_link_status"] == "up", 10, "replicating")
         assert cached_twice(c, "Dubois")
         assert primary.client().dbsize() == 1
         wrong = create_app({**SETTINGS, "REDIS_SENTINELS": f"127.0.0.1:{port}", "REDIS_SENTINEL_MASTER": "cache",
@@ -97,7 +88,7 @@ def test_a_read_only_answer_drops_the_connection_so_the_next_one_finds_the_new_p
         b.client().replicaof("NO", "ONE")
         a.client().replicaof("127.0.0.1", b.port)
         os.replace(_linked(tmp_path, "b.sock"), link)
-        until(lambda: role(a) == "slave", 5, "demoted")
+        wait_until(lambda: role(a) == "slave", 5, "demoted")
 
         assert not cached_twice(c, "Rossi")  # a refuses the write (READONLY): answered, uncached
         time.sleep(0.4)  # past the circuit breaker
