@@ -15,16 +15,22 @@ from pathlib import Path
 
 from models.evaluate_names import LOW_CONFIDENCE
 from models.name_predictor import NamePredictor
+from models.name_scripts import other_language_letters
 from models.names_data import Corpus, feminine_form, load_corpus
 from models.paths import CHECKPOINTS, NAMES_DIR, REPORTS
 
 EVAL_SET = Path(__file__).resolve().parent / "eval_data" / "realworld_names.tsv"
 NOT_FAMILY_NAMES = Path(__file__).resolve().parent / "eval_data" / "not_family_names.tsv"
+OTHER_LANGUAGE_NAMES = Path(__file__).resolve().parent / "eval_data" / "other_language_names.tsv"
+
+
+def tsv_rows(path: Path) -> list[list[str]]:
+    return [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines()
+            if line and not line.startswith("#")]
 
 
 def load_eval_set(path: Path = EVAL_SET) -> list[tuple[str, str, str]]:
-    rows = [tuple(line.split("\t")) for line in path.read_text(encoding="utf-8").splitlines()
-            if line and not line.startswith("#")]
+    rows = [tuple(r) for r in tsv_rows(path)]
     return rows + decorated(rows)
 
 
@@ -89,20 +95,31 @@ def feminine_test_top1(predictor: NamePredictor, corpus: Corpus, seed: int = 0) 
     return {k: {"top1": round(sum(v) / len(v), 4), "n": len(v)} for k, v in sorted(groups.items())}
 
 
+def low_confidence(predictor: NamePredictor, texts: list[str]) -> list[bool]:
+    """Whether the service answers each text low_confidence (app/services.py): top probability under the default
+    threshold, or letters none of our languages writes."""
+    tops = predictor.probabilities(texts).max(1).tolist()
+    return [top < LOW_CONFIDENCE or bool(other_language_letters(t)) for t, top in zip(texts, tops)]
+
+
 def low_confidence_shares(predictor: NamePredictor, corpus: Corpus, rows, seed: int = 0) -> dict:
-    """How often an answer is low_confidence (top probability under the service's default threshold) for what a
-    family-name field receives: held-out corpus names, given and family name together, and what it should not
-    (given names alone, e-mail addresses: not_family_names.tsv). The NameOriginLowConfidenceAnswers alert is set
-    from these."""
+    """How often an answer is low_confidence for what a family-name field receives: held-out corpus names, given
+    and family name together, what it should not (given names alone, e-mail addresses: not_family_names.tsv), and
+    family names of languages none of our labels covers (other_language_names.tsv, per language and in all). The
+    NameOriginLowConfidenceAnswers alert is set from these."""
     kinds = defaultdict(list)
     kinds["corpus test split"] = [n for n, _ in corpus.split("test", seed)]
     kinds["full-name"] = [name for name, _, category in rows if category == "full-name"]
-    for line in NOT_FAMILY_NAMES.read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#"):
-            text, kind = line.split("\t")
-            kinds[kind].append(text)
-    return {kind: {"share": round(float((predictor.probabilities(texts).max(1) < LOW_CONFIDENCE).mean()), 4),
-                   "n": len(texts)} for kind, texts in kinds.items()}
+    for text, kind in tsv_rows(NOT_FAMILY_NAMES):
+        kinds[kind].append(text)
+    for text, language in tsv_rows(OTHER_LANGUAGE_NAMES):
+        kinds["other-language (all)"].append(text)
+        kinds[f"other-language:{language}"].append(text)
+    shares = {}
+    for kind, texts in kinds.items():
+        low = low_confidence(predictor, texts)
+        shares[kind] = {"share": round(sum(low) / len(low), 4), "n": len(texts)}
+    return shares
 
 
 def main(argv=None):

@@ -116,6 +116,7 @@ def test_no_corpus_line_changes_with_the_rules_for_forms():
         name_scripts.origin_words(name_scripts.words(normalise(line))))]  # the Vietnamese middle-name rule
     assert not [line for line in lines if name_scripts.korean_full_name(normalise(line))]  # nor the Korean one
     assert not [line for line in lines if name_scripts.arabic_name(normalise(line))]  # nor the Arabic elements
+    assert not [line for line in lines if name_scripts.other_language_letters(line)]  # nor other languages' letters
 
 
 @pytest.mark.parametrize("arch", ["gru", "lstm", "rnn"])
@@ -279,6 +280,7 @@ def test_what_is_not_a_family_name_is_low_confidence_more_often_the_alert_s_prem
     from models.evaluate_realworld import low_confidence_shares
     shares = {k: v["share"] for k, v in low_confidence_shares(gru, load_corpus(NAMES_DIR), load_eval_set()).items()}
     assert shares["corpus test split"] < 0.2 and shares["given-name"] > 0.25 and shares["e-mail"] > 0.25, shares
+    assert shares["other-language (all)"] > 0.25 and shares["other-language:Turkish"] > 0.5, shares  # ş ı ğ
     rules = (Path(__file__).resolve().parent.parent / "deploy/prometheus/alerts.yml").read_text()
     assert "/ sum(rate(name_answers_total{job=\"name-origin\"}[1h])) > 0.25" in rules
 

@@ -56,9 +56,11 @@ async function suggest(name) {
     $("suggestions").appendChild(li);
   }
   const unsure = res.body.low_confidence;
+  const foreign = res.body.other_language_letters || [];
   autoSelect(unsure ? "" : preds[0].countries[0]);
-  showHint(unsure ? "Not sure about this name — please pick your country (suggestions below)."
-                  : "Country suggested from your name; change it if it's wrong.", unsure ? "warn" : "");
+  showHint(foreign.length ? `Your name is written with ${foreign.join(" ")}, which none of the languages we know uses — please pick your country.`
+           : unsure ? "Not sure about this name — please pick your country (suggestions below)."
+                    : "Country suggested from your name; change it if it's wrong.", unsure ? "warn" : "");
 }
 
 $("name").addEventListener("input", (e) => { clearTimeout(timer); timer = setTimeout(() => suggest(e.target.value), 300); });
