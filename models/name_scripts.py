@@ -150,13 +150,21 @@ def allowed_labels(text: str) -> set[str] | None:
 ARABIC_ELEMENTS = {"abd", "abdul", "abdel", "abu", "ibn", "bint"}
 _ARABIC_ARTICLE = re.compile(r"(?:^|[\s,.])(?:al|el)-\w|(?:^|[\s,.])el\s+\w|\S\s+al\s+\w")
 _MAYBE_ARABIC = re.compile(r"(?:^|[\s,.])(?:al|el|abd|abdul|abdel|abu|ibn|bint|bin)[\s-]")  # cheap first look
+# Abd and its article written as one word with the name that follows (Abdullah, Abdelkader, Abdulaziz); the corpus's
+# 47 Russian names built so carry a Russian ending (Abdulaev, Abdulin, Abdurakhmanov), and 'abdi' (English) is short.
+_ARABIC_ABD_JOINED = re.compile(r"abd(?:ul|el|al|ol|ur|ou)[a-z]{3,}")
+_RUSSIAN_ENDINGS = ("ov", "off", "ev", "eff", "in", "yn", "ova", "eva", "ina")
 
 
 def arabic_name(normalised: str) -> bool:
     """Whether a Latin-script name carries an Arabic name element: the article joined by a hyphen ('al-farsi',
     'abd el-kader'), 'el' before a word ('el amrani'), 'al' before a word after another one ('zayed al nahyan'; a
     leading 'Al' is a given name too: Al Gore); abd, abdul, abdel, abu, ibn or bint before a word; 'bin' between
-    two words ('mohammed bin salman'; at either end it is a Chinese given name too: Wang Bin, Bin Wang)."""
+    two words ('mohammed bin salman'; at either end it is a Chinese given name too: Wang Bin, Bin Wang); Abd joined
+    to its article and name ('abdullah', 'abdelkader'), without a Russian ending ('abdulaev')."""
+    if "abd" in normalised and any(_ARABIC_ABD_JOINED.fullmatch(w) and not w.endswith(_RUSSIAN_ENDINGS)
+                                   for w in origin_words(words(normalised))):
+        return True
     if not _MAYBE_ARABIC.search(normalised):
         return False
     if _ARABIC_ARTICLE.search(normalised):
