@@ -1,6 +1,8 @@
 """Redis dies mid-test: requests keep answering uncached (or from the worker's own tier); Redis returns:
 caching resumes by itself."""
+import os
 import re
+import signal
 import time
 
 from app import create_app
@@ -36,6 +38,38 @@ def test_redis_outage_and_recovery(tmp_path):
         assert c.post("/classify", json={"name": "Rossi"}).get_json()["cached"] is True
         assert c.get("/ready").get_json()["cache"] == "ok"
     finally:
+        server.stop()
+
+
+def test_a_frozen_redis_costs_one_timeout_and_never_a_wrong_answer(tmp_path):
+    """A Redis that stops answering without closing its socket (SIGSTOP: a stalled host, a full swap) costs one
+    request the socket timeout, then the breaker skips it. The commands it received meanwhile are answered once it
+    runs again, on connections that must not be reused: with redis-py's disconnect-on-timeout switched off (a
+    scratch run), 5 of the 12 answers below were another name's (Dubois answered Polish, Nakamura Italian)."""
+    server = RedisServer(tmp_path).start()
+    app = create_app({"REDIS_URL": server.url, "NAME_MODELS": "gru", "ENTITY_REVIEW": False,
+                      "CACHE_RETRY_AFTER_SECONDS": 0.5, "LOCAL_CACHE_ITEMS": 0})  # every answer from Redis
+    c = app.test_client()
+    names = ["Dubois", "Rossi", "Nakamura", "Ivanov", "Schmidt", "Kowalski"]
+    def ask(name):
+        return c.post("/classify", json={"name": name, "top_k": 18}).get_json()
+    try:
+        fresh = {name: ask(name)["predictions"] for name in names}  # computed, and cached in Redis
+        os.kill(server.proc.pid, signal.SIGSTOP)
+        for name in names[:3]:
+            start = time.perf_counter()
+            answer = ask(name)
+            assert answer["cached"] is False and answer["predictions"] == fresh[name]
+            assert time.perf_counter() - start < 0.5  # the 50 ms socket timeout once, then skipped
+        assert c.get("/ready").get_json()["cache"] == "unavailable"
+        os.kill(server.proc.pid, signal.SIGCONT)
+        time.sleep(0.6)  # past the breaker
+        answers = [(name, ask(name)) for name in names * 2]
+        assert all(answer["cached"] for _, answer in answers)
+        assert [name for name, answer in answers if answer["predictions"] != fresh[name]] == []
+    finally:
+        if server.proc:
+            os.kill(server.proc.pid, signal.SIGCONT)
         server.stop()
 
 
