@@ -6,9 +6,10 @@ checkpoint or rule can never serve a stale answer, and a cached value never chan
 tier safe (no invalidation needed) and lets the hottest names skip the Redis round trip; a
 byte-identical repeat of a small, fully cached request gets its whole response from a second
 local tier.
-Batches use one MGET and one pipelined write. Any RedisError (down,
-slow past the socket timeout, OOM) opens a circuit breaker: Redis is skipped for
-CACHE_RETRY_AFTER_SECONDS, then tried again, so caching resumes by itself.
+Batches use one MGET and one pipelined write. A RedisError (down, slow past the socket
+timeout) opens a circuit breaker: Redis is skipped for CACHE_RETRY_AFTER_SECONDS, then tried
+again, so caching resumes by itself. A write that Redis refuses (OOM under noeviction, READONLY)
+pauses only the writes for that long: its reads still answer.
 The client is created lazily in the process that uses it (after gunicorn forks). After a failover the
 address that was the primary may answer as a read-only replica: see `RedisTarget` for how the client moves on.
 """
@@ -115,7 +116,7 @@ class PredictionCache:
         self.metrics = metrics
         self.local = LocalTier(local_items) if local_items > 0 else None
         self.responses = LocalTier(local_items) if local_items > 0 and remember_responses else None
-        self._client, self._pid, self._open_until = None, None, 0.0
+        self._client, self._pid, self._open_until, self._writes_open_until = None, None, 0.0, 0.0
 
     def key(self, endpoint: str, model: str, version: str, normalised_input: str) -> str:
         return cache_key(endpoint, model, version, normalised_input, self.key_secret)
@@ -154,12 +155,18 @@ class PredictionCache:
         return time.monotonic() >= self._open_until
 
     def _failed(self, op: str, e: Exception):
-        self._open_until = time.monotonic() + self.retry_after
+        if op == "set" and isinstance(e, redis.ResponseError):
+            # Redis answered and refused the writes (OOM: full under noeviction; READONLY): its reads still answer.
+            # Pausing them too had made a full Redis a cache of nothing: every retry a write failed and reopened it.
+            self._writes_open_until = time.monotonic() + self.retry_after
+            log.warning("redis refused a write (%s); not writing for %.1fs", self.target.why(e), self.retry_after)
+        else:
+            self._open_until = time.monotonic() + self.retry_after
+            log.warning("redis %s failed (%s); serving uncached for %.1fs", op, self.target.why(e), self.retry_after)
         if isinstance(e, redis.ReadOnlyError):
             # A replica now where the primary was: a managed Redis's failover moves the primary's DNS name to
             # another host, which a fresh connection finds; the pooled ones would keep reaching this one.
             self._client.connection_pool.disconnect()
-        log.warning("redis %s failed (%s); serving uncached for %.1fs", op, self.target.why(e), self.retry_after)
         if self.metrics:
             self.metrics.cache_event["error"].inc()
 
@@ -212,6 +219,9 @@ class PredictionCache:
             for k, v in items.items():
                 self.local.put(k, v)
         if not items or not self.available():
+            return
+        if time.monotonic() < self._writes_open_until:
+            self._count("write_skipped", len(items))
             return
         try:
             pipe = self.client().pipeline(transaction=False)

@@ -5,6 +5,8 @@ import re
 import signal
 import time
 
+import redis
+
 from app import create_app
 from tests.helpers import RedisServer
 
@@ -70,6 +72,43 @@ def test_a_frozen_redis_costs_one_timeout_and_never_a_wrong_answer(tmp_path):
     finally:
         if server.proc:
             os.kill(server.proc.pid, signal.SIGCONT)
+        server.stop()
+
+
+def test_a_full_redis_that_refuses_writes_still_serves_its_hits(tmp_path):
+    """A Redis at maxmemory under noeviction (not deploy/redis.conf's policy, but a shared Redis's may be) refuses
+    every write with OOM and answers every read. The refusal had opened the breaker for reads too, so each retry a
+    write failed again and hit names were answered uncached: 0 of 6 hits (scratch run). Only writes pause now."""
+    server = RedisServer(tmp_path, "--maxmemory", "3mb", "--maxmemory-policy", "noeviction").start()
+    app = create_app({"REDIS_URL": server.url, "NAME_MODELS": "gru", "ENTITY_REVIEW": False,
+                      "CACHE_RETRY_AFTER_SECONDS": 0.5, "LOCAL_CACHE_ITEMS": 0})  # every answer from Redis
+    c = app.test_client()
+    hot = ["Dubois", "Rossi", "Nakamura"]
+    def cached(names):
+        return [r["cached"] for r in c.post("/classify", json={"names": names}).get_json()["results"]]
+    def events():
+        text = c.get("/metrics").get_data(as_text=True)
+        return {e: float(v) for e, v in re.findall(r'prediction_cache_events_total\{event="(\w+)"\} (\S+)', text)}
+    try:
+        cached(hot)
+        filler, i = server.client(), 0
+        while True:  # fill Redis with other data until it refuses a write
+            try:
+                filler.set(f"filler:{i}", "x" * 1000)
+                i += 1
+            except redis.ResponseError:
+                break
+        assert cached(["Ivanov", "Schmidt"]) == [False, False]  # computed; their write refused (OOM)
+        assert events()["error"] == 1
+        assert cached(hot) == [True, True, True]  # reads still answer
+        assert cached(["Kowalski"]) == [False] and events()["write_skipped"] == 1  # not even tried
+        assert cached(["Ivanov", "Schmidt"]) == [False, False] and events()["error"] == 1
+
+        filler.delete(*[f"filler:{j}" for j in range(i)])  # room again: writes resume after the pause
+        time.sleep(0.6)
+        cached(["Ivanov"])
+        assert cached(["Ivanov"]) == [True] and events()["error"] == 1
+    finally:
         server.stop()
 
 
