@@ -47,6 +47,7 @@ encoder-onnx: install  ## export the entity encoder for ONNX Runtime once (model
 	$(VENV)/bin/python -m models.encoder_onnx > /dev/null
 
 reload:  ## after new checkpoints or code: fresh workers load them while the old ones finish (HUP; nothing dropped)
+	@$(VENV)/bin/python -m app.preflight || { echo "reload refused: the new checkpoints or code do not load (above); still serving the old"; exit 1; }
 	supervisorctl -c deploy/supervisord.conf signal HUP gunicorn
 	@for i in $$(seq 1 30); do sleep 1; curl -sf http://$(BIND)/ready && echo && exit 0; done; \
 	  echo "not ready after the reload; see $(RUN_DIR)/gunicorn.log"; exit 1

@@ -13,6 +13,7 @@ itself (~0.3 s). transformers is not imported at all: the entity encoder is serv
 cached ONNX export (models/encoder_onnx.py); only a worker that has to make that export imports it.
 """
 import os
+import subprocess
 import sys
 import tempfile
 
@@ -50,6 +51,41 @@ torch_if_used(settings)  # imported in the master only where a torch runtime is 
 # Metrics from all workers: prometheus-client multiprocess mode needs this set before it is imported.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(settings["RUN_DIR"] or tempfile.gettempdir(),
                                                                f"prometheus-{bind.replace(':', '_').replace('/', '_')}"))
+
+
+def preflight() -> str | None:
+    """None if a fresh process loads every expected model with this environment (app/preflight.py), else why not.
+    Without the metrics directory: the check is no worker, and its files there would be counted as one's."""
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    try:
+        done = subprocess.run([sys.executable, "-m", "app.preflight"], env=env, capture_output=True, text=True,
+                              timeout=300)
+    except subprocess.TimeoutExpired:
+        return "the check did not finish in 300 s"
+    return None if done.returncode == 0 else (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+
+
+def guard_reloads():
+    """On HUP, check what the new workers will load before gunicorn replaces the old ones: it kills them as soon as it
+    has forked the new workers and halts if one of those cannot boot, so a corrupt checkpoint or broken code on disk
+    took the whole service down. A reload that fails the check is refused with an error line; the old workers serve
+    on. gunicorn has no hook that can cancel a reload, so its Arbiter.reload is wrapped, once per master."""
+    from gunicorn.arbiter import Arbiter
+    if getattr(Arbiter.reload, "guarded", False):  # this file runs again on every reload
+        return
+    unguarded = Arbiter.reload
+
+    def reload(arbiter):
+        problem = preflight()
+        if problem:
+            arbiter.log.error("reload refused, the running workers serve on: %s", problem)
+            return
+        unguarded(arbiter)
+    reload.guarded = True
+    Arbiter.reload = reload
+
+
+guard_reloads()
 
 
 def on_starting(server):

@@ -44,6 +44,12 @@ def test_supervised_stack_survives_a_killed_worker(stack):
     metrics = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
     assert "http_requests_total" in metrics
 
+    # `make reload` checks what the new workers would load first: nothing there, nothing signalled
+    refused = subprocess.run(["make", "-s", "reload"], env={**env, "NAME_CHECKPOINTS_DIR": "/nonexistent/checkpoints"},
+                             cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "reload refused" in refused.stdout + refused.stderr
+    assert "CheckpointError" in refused.stderr and worker_pids(master) == now
+
     # `make reload` (new checkpoints or code): every worker replaced, the master kept, the service ready
     reload = subprocess.run(["make", "-s", "reload"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert reload.returncode == 0 and '"status":"ready"' in reload.stdout, reload.stdout + reload.stderr

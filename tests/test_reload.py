@@ -1,5 +1,6 @@
 """`kill -HUP` on the gunicorn master: new checkpoints served, no in-flight request dropped; `kill -TERM` (supervisor's
 stop, a deploy): what has begun is finished, then the master exits."""
+import contextlib
 import json
 import os
 import re
@@ -23,6 +24,29 @@ def classify(base):
         return r.status, json.loads(r.read())["model_version"]
 
 
+@contextlib.contextmanager
+def posting(base, clients: int = 1):
+    """`clients` threads posting /classify until the block ends; yields their (status, model_version) answers."""
+    results, stop = [], threading.Event()
+
+    def load():
+        while not stop.is_set():
+            try:
+                results.append(classify(base))
+            except OSError as e:
+                results.append((0, repr(e)))
+
+    threads = [threading.Thread(target=load) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    try:
+        yield results
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+
+
 def test_hup_reloads_checkpoints_without_dropping_requests(tmp_path):
     ckpts = tmp_path / "checkpoints"
     shutil.copytree(ROOT / "checkpoints" / "names-gru", ckpts / "names-gru")
@@ -36,27 +60,13 @@ def test_hup_reloads_checkpoints_without_dropping_requests(tmp_path):
         # a "retrained" checkpoint lands on disk (the LSTM's files stand in for it)
         shutil.rmtree(ckpts / "names-gru")
         shutil.copytree(ROOT / "checkpoints" / "names-lstm", ckpts / "names-gru")
-        results, stop = [], threading.Event()
-
-        def load():
-            while not stop.is_set():
-                try:
-                    results.append(classify(base))
-                except OSError as e:
-                    results.append((0, repr(e)))
-
-        threads = [threading.Thread(target=load) for _ in range(3)]
-        for t in threads:
-            t.start()
-        time.sleep(0.5)
-        os.kill(proc.pid, signal.SIGHUP)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (results and results[-1][1] != old_version):
-            time.sleep(0.2)
-        time.sleep(0.5)
-        stop.set()
-        for t in threads:
-            t.join()
+        with posting(base, clients=3) as results:
+            time.sleep(0.5)
+            os.kill(proc.pid, signal.SIGHUP)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not (results and results[-1][1] != old_version):
+                time.sleep(0.2)
+            time.sleep(0.5)
         assert all(code == 200 for code, _ in results), [r for r in results if r[0] != 200][:3]
         assert results[-1][1].startswith("names-lstm-") and old_version.startswith("names-gru-")
         # /metrics names the new version only once the old workers have exited: their series leave with them
@@ -68,6 +78,38 @@ def test_hup_reloads_checkpoints_without_dropping_requests(tmp_path):
                 break
             time.sleep(0.2)
         assert served == [results[-1][1]], served
+
+
+def test_a_reload_whose_workers_could_not_boot_is_refused_and_the_old_workers_serve_on(tmp_path):
+    """gunicorn kills the old workers as soon as it has forked the new ones and halts when one cannot boot: a HUP with
+    a corrupt checkpoint on disk stopped the master within a second, every request after it refused (scratch run,
+    before the guard in deploy/gunicorn.conf.py). Now the reload is refused with an error line and nothing changes;
+    once the file is mended, the next HUP reloads."""
+    ckpts = tmp_path / "checkpoints"
+    shutil.copytree(ROOT / "checkpoints" / "names-gru", ckpts / "names-gru")
+    weights = ckpts / "names-gru" / "model.safetensors"
+    good = weights.read_bytes()
+    with open(tmp_path / "gunicorn.log", "w") as log, \
+            gunicorn(tmp_path, log, WORKERS="2", NAME_CHECKPOINTS_DIR=str(ckpts), NAME_MODELS="gru",
+                     ENTITY_REVIEW="false", CACHE_ENABLED="false") as (base, _, proc):
+        old = wait_for_workers(proc.pid, 2, set())
+        _, version = classify(base)
+        weights.write_bytes(good[:-100] + bytes(100))  # the end of the weights overwritten: a bad copy
+        with posting(base) as results:
+            os.kill(proc.pid, signal.SIGHUP)
+            deadline = time.monotonic() + 60
+            while "reload refused" not in (tmp_path / "gunicorn.log").read_text() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(2)  # were new workers forked anyway, the old ones would be stopping now
+        text = (tmp_path / "gunicorn.log").read_text()
+        assert "reload refused, the running workers serve on: CheckpointError" in text and "does not match" in text
+        assert proc.poll() is None and worker_pids(proc.pid) == old
+        assert results and all(r == (200, version) for r in results), [r for r in results if r != (200, version)][:3]
+
+        weights.write_bytes(good)  # mended: the next reload goes through
+        os.kill(proc.pid, signal.SIGHUP)
+        new = wait_for_workers(proc.pid, 2, old)
+        assert len(new) == 2 and not new & old and classify(base) == (200, version)
 
 
 def test_hup_puts_new_code_in_service_even_where_the_master_had_imported_it(tmp_path):
