@@ -7,10 +7,13 @@ a corrupt checkpoint or broken code on disk at a reload took the whole service d
 second, tests/test_reload.py). So `make reload` runs this before it signals the master, and the master runs it on
 every HUP before it replaces its workers (deploy/gunicorn.conf.py); on failure the old workers serve on.
 """
+import os
 import sys
 
 
 def main() -> int:
+    # The check is no worker: files of its own among the workers' metrics would be counted as one's (model_info).
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     try:
         from app import create_app
         create_app()

@@ -54,12 +54,9 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(settings["RUN_DIR
 
 
 def preflight() -> str | None:
-    """None if a fresh process loads every expected model with this environment (app/preflight.py), else why not.
-    Without the metrics directory: the check is no worker, and its files there would be counted as one's."""
-    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    """None if a fresh process loads every expected model with this environment (app/preflight.py), else why not."""
     try:
-        done = subprocess.run([sys.executable, "-m", "app.preflight"], env=env, capture_output=True, text=True,
-                              timeout=300)
+        done = subprocess.run([sys.executable, "-m", "app.preflight"], capture_output=True, text=True, timeout=300)
     except subprocess.TimeoutExpired:
         return "the check did not finish in 300 s"
     return None if done.returncode == 0 else (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]

@@ -112,6 +112,18 @@ def test_a_reload_whose_workers_could_not_boot_is_refused_and_the_old_workers_se
         assert len(new) == 2 and not new & old and classify(base) == (200, version)
 
 
+def test_the_preflight_check_says_why_in_one_line_and_leaves_no_metrics_files(tmp_path):
+    env = {**os.environ, "NAME_MODELS": "gru", "ENTITY_REVIEW": "false", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    def check(**settings):
+        return subprocess.run([sys.executable, "-m", "app.preflight"], env={**env, **settings}, cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+    ok = check()
+    assert ok.returncode == 0 and list(tmp_path.iterdir()) == []  # no worker's files: no model_info counted twice
+    bad = check(NAME_CHECKPOINTS_DIR=str(tmp_path / "none"))
+    assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1].startswith("CheckpointError: checkpoint")
+    assert "Traceback" not in bad.stderr
+
+
 def test_hup_puts_new_code_in_service_even_where_the_master_had_imported_it(tmp_path):
     """A copy of the code, served, changed on disk in app/errors.py (which the master imports with the worker
     class), then HUP: the fresh workers' 404 carries the new code. Before deploy/gunicorn.conf.py's
