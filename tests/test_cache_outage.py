@@ -5,6 +5,7 @@ import re
 import signal
 import time
 
+import pytest
 import redis
 
 from app import create_app
@@ -79,7 +80,7 @@ def test_a_full_redis_that_refuses_writes_still_serves_its_hits(tmp_path):
     """A Redis at maxmemory under noeviction (not deploy/redis.conf's policy, but a shared Redis's may be) refuses
     every write with OOM and answers every read. The refusal had opened the breaker for reads too, so each retry a
     write failed again and hit names were answered uncached: 0 of 6 hits (scratch run). Only writes pause now."""
-    server = RedisServer(tmp_path, "--maxmemory", "3mb", "--maxmemory-policy", "noeviction").start()
+    server = RedisServer(tmp_path, "--maxmemory-policy", "noeviction").start()
     app = create_app({"REDIS_URL": server.url, "NAME_MODELS": "gru", "ENTITY_REVIEW": False,
                       "CACHE_RETRY_AFTER_SECONDS": 0.5, "LOCAL_CACHE_ITEMS": 0})  # every answer from Redis
     c = app.test_client()
@@ -91,20 +92,16 @@ def test_a_full_redis_that_refuses_writes_still_serves_its_hits(tmp_path):
         return {e: float(v) for e, v in re.findall(r'prediction_cache_events_total\{event="(\w+)"\} (\S+)', text)}
     try:
         cached(hot)
-        filler, i = server.client(), 0
-        while True:  # fill Redis with other data until it refuses a write
-            try:
-                filler.set(f"filler:{i}", "x" * 1000)
-                i += 1
-            except redis.ResponseError:
-                break
+        server.client().config_set("maxmemory", "100kb")  # far under what Redis uses (~1 MB): full
+        with pytest.raises(redis.ResponseError, match="used memory > 'maxmemory'"):
+            server.client().set("probe", "x")
         assert cached(["Ivanov", "Schmidt"]) == [False, False]  # computed; their write refused (OOM)
         assert events()["error"] == 1
         assert cached(hot) == [True, True, True]  # reads still answer
         assert cached(["Kowalski"]) == [False] and events()["write_skipped"] == 1  # not even tried
         assert cached(["Ivanov", "Schmidt"]) == [False, False] and events()["error"] == 1
 
-        filler.delete(*[f"filler:{j}" for j in range(i)])  # room again: writes resume after the pause
+        server.client().config_set("maxmemory", "0")  # room again: writes resume after the pause
         time.sleep(0.6)
         cached(["Ivanov"])
         assert cached(["Ivanov"]) == [True] and events()["error"] == 1
