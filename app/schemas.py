@@ -132,9 +132,16 @@ class Ready(BaseModel):
     cache: Literal["ok", "unavailable", "disabled"]
 
 
+class Problem(BaseModel):
+    field: str = Field(description="where, as a dotted path into the body: 'names.3' is the fourth name")
+    problem: str
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str
+    details: list[Problem] | None = Field(None, description="with invalid_request only: the problems found, up to "
+                                                            "1,000 (the message names the first five and the count)")
 
 
 class ErrorResponse(BaseModel):

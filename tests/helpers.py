@@ -300,3 +300,14 @@ def isolated(command: str, user: int, group: int, read_only=(), tmpfs=()) -> lis
     mounts += ["mount -t tmpfs -o mode=1777 tmp /tmp", *interpreter_for_everyone()]
     drop = f"setpriv --reuid={user} --regid={group} --clear-groups --inh-caps=-all --bounding-set=-all"
     return ["unshare", "-m", "sh", "-c", " && ".join([*mounts, f"exec {drop} {command}"])]
+
+
+def assert_error_envelope(body: dict):
+    """The service's one error shape: {"error": {"code", "message"}}, and for invalid_request "details", one
+    {"field", "problem"} per problem found."""
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert set(error) == ({"code", "message", "details"} if error["code"] == "invalid_request" else {"code", "message"})
+    assert error.get("details", True) and all(set(d) == {"field", "problem"} for d in error.get("details", [])), error
+    assert "Traceback" not in error["message"]
+

@@ -8,7 +8,7 @@ import pytest
 
 from app import create_app
 from models.name_predictor import NamePredictor
-from tests.helpers import redeployed
+from tests.helpers import assert_error_envelope, redeployed
 
 JSON = "application/json"
 
@@ -21,7 +21,7 @@ def post(client, path, body, content_type=JSON, **kwargs):
 def assert_error(resp, status, code=None):
     assert resp.status_code == status, resp.get_data(as_text=True)
     body = resp.get_json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    assert_error_envelope(body)
     if code:
         assert body["error"]["code"] == code
 
@@ -376,6 +376,23 @@ def test_letters_none_of_our_languages_writes_make_an_answer_low_confidence(clie
     assert [r["low_confidence"] for r in batch] == [True, False, False, False, True, True]
     text = client.get("/metrics").get_data(as_text=True)  # counted as the low-confidence answers they are
     assert re.search(r'name_answers_total\{confidence="low",language="\w+",model="gru"\} [1-9]', text)
+
+
+def test_a_batch_that_fails_validation_names_every_bad_item(client):
+    """The message names the first five problems; details lists them all (up to 1,000), so a client can drop or mend
+    the bad items of a batch and send the rest (the message alone had hidden all but five)."""
+    names = ["Smith", " ", "Ivanov", "", "Rossi"] + [""] * 6 + ["Tanaka", "x" * 101]
+    r = post(client, "/classify", {"names": names})
+    assert_error(r, 400, "invalid_request")
+    error = r.get_json()["error"]
+    assert [d["field"] for d in error["details"]] == ["names.1", "names.3", *[f"names.{i}" for i in range(5, 11)],
+                                                      "names.12"]
+    assert error["message"].endswith("; and 4 more (details lists 9)") and error["message"].count("names.") == 5
+    one = post(client, "/classify", {"name": "Smith", "top_k": 0}).get_json()["error"]
+    assert one["details"] == [{"field": "top_k", "problem": "Input should be greater than or equal to 1"}]
+    row = "[" + ",".join(["1e400"] * 768) + "]"  # each number overflows to infinity: 47,616 problems
+    flood = post(client, "/review-entity", '{"features": [' + ",".join([row] * 62) + "]}").get_json()["error"]
+    assert len(flood["details"]) == 1000 and flood["message"].endswith("; and 47611 more (details lists 1000)")
 
 
 def test_inputs_answered_without_a_model_are_counted(client):

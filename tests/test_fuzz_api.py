@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from app import schemas
 from app.openapi import document
 from app.request_ids import SANE
+from tests.helpers import assert_error_envelope
 
 ENDPOINTS = [("POST", "/classify"), ("POST", "/review-entity"), ("GET", "/health"), ("GET", "/ready"),
              ("GET", "/metrics"), ("GET", "/openapi.json"), ("GET", "/"), ("PUT", "/classify"), ("GET", "/nope")]
@@ -54,9 +55,7 @@ def check(resp, path=None):
     assert resp.status_code < 500, resp.get_data(as_text=True)[:300]
     assert SANE.fullmatch(resp.headers["X-Request-ID"])
     if resp.status_code >= 400:
-        body = resp.get_json()
-        assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
-        assert "Traceback" not in body["error"]["message"]
+        assert_error_envelope(resp.get_json())
     elif resp.status_code == 200 and path in ANSWERS:  # e.g. a null score would break the contract
         assert conforms(resp.get_json(), ANSWERS[path]), resp.get_data(as_text=True)[:300]
 
