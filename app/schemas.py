@@ -73,12 +73,14 @@ class NameResult(BaseModel):
     cached: bool
     predictions: list[Prediction]
     low_confidence: bool = Field(description="top probability below the service's LOW_CONFIDENCE_THRESHOLD, or the "
-                                             "name has letters none of our languages writes (other_language_letters)")
+                                             "name has letters or endings none of our languages writes "
+                                             "(other_language_evidence)")
     unsupported_script: bool = Field(description="no letters in a script our languages use: predictions is empty")
-    other_language_letters: list[str] = Field(
-        description="distinct letters, as written, that none of the 18 languages writes but others do (Turkish ş ı ğ, "
-                    "Romanian ș ț, Danish and Norwegian ø, Scandinavian å, Hungarian ő ű, Icelandic ð þ, Baltic ė į ų ķ ļ "
-                    "ņ ģ): the name is likely from a language the models do not cover, so low_confidence is set")
+    other_language_evidence: list[str] = Field(
+        description="what none of the 18 languages writes but others do: letters as written (Turkish ş ı ğ, Romanian "
+                    "ș ț, Danish and Norwegian ø, Scandinavian å, Hungarian ő ű, Icelandic ð þ, Baltic ė į ų ķ ļ ņ ģ) and "
+                    "word endings (-escu, -eanu, -ić, -auskas, -oglu, -dottir): the name is likely from a language the "
+                    "models do not cover, so low_confidence is set")
 
 
 class ClassifyResponse(NameResult):

@@ -1,7 +1,7 @@
 """One function per endpoint: cache lookup -> batched inference for the misses -> cache fill."""
 from app.errors import ApiError, NotReady
 from models.char_features import EncoderError
-from models.name_scripts import is_supported, other_language_letters
+from models.name_scripts import is_supported, other_language_evidence
 from models.name_text import normalise
 
 
@@ -18,7 +18,7 @@ def _cached_batch(ctx, endpoint: str, model: str, version: str, keys_in: list[st
 
 
 def classify(ctx, names: list[str], model: str | None, top_k: int):
-    """(model, version, [(name, cached, predictions, low_confidence, unsupported_script, other_language_letters)])
+    """(model, version, [(name, cached, predictions, low_confidence, unsupported_script, other_language_evidence)])
     in input order."""
     model = model or ctx.config["DEFAULT_NAME_MODEL"]
     predictor = ctx.registry.names.get(model)
@@ -54,15 +54,15 @@ def _classify(ctx, predictor, names: list[str], model: str, top_k: int):
     for name, ok in zip(names, supported):
         if not ok:
             results.append({"name": name, "cached": False, "predictions": [], "low_confidence": True,
-                            "unsupported_script": True, "other_language_letters": []})
+                            "unsupported_script": True, "other_language_evidence": []})
             continue
         ranking, cached = next(rows)
         preds = [{"language": lang, "countries": predictor.countries[lang], "probability": round(p, 4)}
                  for lang, p in ranking[:top_k]]
-        letters = other_language_letters(name)  # likely none of our languages: whatever the models say, unsure
+        evidence = other_language_evidence(name)  # likely none of our languages: whatever the models say, unsure
         results.append({"name": name, "cached": cached, "predictions": preds,
-                        "low_confidence": ranking[0][1] < threshold or bool(letters), "unsupported_script": False,
-                        "other_language_letters": letters})
+                        "low_confidence": ranking[0][1] < threshold or bool(evidence), "unsupported_script": False,
+                        "other_language_evidence": evidence})
     return model, predictor.version, results
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from models.evaluate_names import LOW_CONFIDENCE
 from models.name_predictor import NamePredictor
-from models.name_scripts import other_language_letters
+from models.name_scripts import other_language_evidence
 from models.names_data import Corpus, feminine_form, load_corpus
 from models.paths import CHECKPOINTS, NAMES_DIR, REPORTS
 
@@ -97,9 +97,9 @@ def feminine_test_top1(predictor: NamePredictor, corpus: Corpus, seed: int = 0) 
 
 def low_confidence(predictor: NamePredictor, texts: list[str]) -> list[bool]:
     """Whether the service answers each text low_confidence (app/services.py): top probability under the default
-    threshold, or letters none of our languages writes."""
+    threshold, or letters or word endings none of our languages writes."""
     tops = predictor.probabilities(texts).max(1).tolist()
-    return [top < LOW_CONFIDENCE or bool(other_language_letters(t)) for t, top in zip(texts, tops)]
+    return [top < LOW_CONFIDENCE or bool(other_language_evidence(t)) for t, top in zip(texts, tops)]
 
 
 def low_confidence_shares(predictor: NamePredictor, corpus: Corpus, rows, seed: int = 0) -> dict:

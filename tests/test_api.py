@@ -365,15 +365,18 @@ def test_no_letters_or_unsupported_script_gives_empty_predictions(client, name):
     assert batch[0]["predictions"][0]["language"] == "Japanese" and batch[2]["predictions"][0]["language"] == "Russian"
 
 
-def test_letters_none_of_our_languages_writes_make_an_answer_low_confidence(client):
-    """Şahin (Turkish) was Russian at 0.87 and Sørensen (Danish) English: a form would pre-select their country. The
-    models still suggest, but the answer says why it is unsure; names of our languages are answered as before."""
+def test_letters_or_endings_none_of_our_languages_writes_make_an_answer_low_confidence(client):
+    """Şahin (Turkish) was Russian at 0.87, Sørensen (Danish) English and Popescu (Romanian) Italian at 0.96: a form
+    would pre-select their country. The models still suggest, but the answer says why it is unsure; names of our
+    languages are answered as before."""
     turkish = post(client, "/classify", {"name": "Şahin"}).get_json()
-    assert turkish["predictions"] and turkish["low_confidence"] is True and turkish["other_language_letters"] == ["Ş"]
+    assert turkish["predictions"] and turkish["low_confidence"] is True and turkish["other_language_evidence"] == ["Ş"]
     batch = post(client, "/classify", {"names": ["Sørensen", "Nakamura", "Dvořák", "Nguyễn Văn An", "Yılmaz Doğan",
-                                                 "Stefa\u0301nescu Ș"]}).get_json()["results"]
-    assert [r["other_language_letters"] for r in batch] == [["ø"], [], [], [], ["ı", "ğ"], ["Ș"]]
-    assert [r["low_confidence"] for r in batch] == [True, False, False, False, True, True]
+                                                 "Stefa\u0301nescu Ș", "Ana Popescu", "Kovačević", "Petrovic",
+                                                 "Jonsdottir", "Pescu"]}).get_json()["results"]
+    assert [r["other_language_evidence"] for r in batch] == [["ø"], [], [], [], ["ı", "ğ"], ["Ș", "-escu"], ["-escu"],
+                                                             ["-ić"], [], ["-dottir"], []]
+    assert [r["low_confidence"] for r in batch][:8] == [True, False, False, False, True, True, True, True]
     text = client.get("/metrics").get_data(as_text=True)  # counted as the low-confidence answers they are
     assert re.search(r'name_answers_total\{confidence="low",language="\w+",model="gru"\} [1-9]', text)
 

@@ -79,7 +79,7 @@ def test_typing_a_surname_preselects_its_country(server, page, app, tmp_path):
     page.fill("#name", "Nakamura")
     expect(page.locator("#country")).to_have_value("JP", timeout=10_000)
     page.fill("#name", "Şahin")  # a Turkish letter: none of our languages writes it, so nothing is pre-selected
-    hint_says(page, "written with Ş, which none of the languages we know uses")
+    hint_says(page, "has Ş, which none of the languages we know writes")
     assert page.input_value("#country") == ""
     page.fill("#name", "@@@ ###")
     hint_says(page, "couldn't suggest a country")

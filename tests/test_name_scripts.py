@@ -116,7 +116,7 @@ def test_no_corpus_line_changes_with_the_rules_for_forms():
         name_scripts.origin_words(name_scripts.words(normalise(line))))]  # the Vietnamese middle-name rule
     assert not [line for line in lines if name_scripts.korean_full_name(normalise(line))]  # nor the Korean one
     assert not [line for line in lines if name_scripts.arabic_name(normalise(line))]  # nor the Arabic elements
-    assert not [line for line in lines if name_scripts.other_language_letters(line)]  # nor other languages' letters
+    assert not [line for line in lines if name_scripts.other_language_evidence(line)]  # nor other languages' letters
 
 
 @pytest.mark.parametrize("arch", ["gru", "lstm", "rnn"])
