@@ -52,8 +52,11 @@ reload:  ## after new checkpoints or code: fresh workers load them while the old
 	@for i in $$(seq 1 30); do sleep 1; curl -sf http://$(BIND)/ready && echo && exit 0; done; \
 	  echo "not ready after the reload; see $(RUN_DIR)/gunicorn.log"; exit 1
 
-stop:
+stop:  ## stop everything; returns once supervisord has exited (its programs first), so `make serve` may follow at once
 	-supervisorctl -c deploy/supervisord.conf shutdown
+	@pid=$$(cat $(RUN_DIR)/supervisord.pid 2>/dev/null); [ -z "$$pid" ] && exit 0; \
+	  for i in $$(seq 1 600); do kill -0 $$pid 2>/dev/null || exit 0; sleep 0.1; done; \
+	  echo "supervisord ($$pid) still running after 60 s; see $(RUN_DIR)/supervisord.log"; exit 1
 
 status:
 	supervisorctl -c deploy/supervisord.conf status

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -56,6 +57,14 @@ def test_supervised_stack_survives_a_killed_worker(stack):
     reloaded = wait_for_workers(master, 2, now)  # the old workers finish what they hold, then exit
     assert len(reloaded) == 2 and not reloaded & now
     assert http("POST", base + "/classify", {"name": "Yamamoto"})[0] == 200
+
+    # `make stop` returns once everything has stopped (supervisorctl's shutdown returns at once), so `make serve`
+    # may follow without meeting the old processes on its ports
+    redis_pid = int(subprocess.run(ctl + ["pid", "redis"], env=env, capture_output=True, text=True).stdout)
+    stop = subprocess.run(["make", "-s", "stop"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=90)
+    assert stop.returncode == 0, stop.stdout + stop.stderr
+    alive = [pid for pid in (master, redis_pid, *reloaded) if os.path.exists(f"/proc/{pid}")]
+    assert alive == [] and not (Path(env["RUN_DIR"]) / "supervisord.pid").exists()
 
 
 def descendants(pid: int) -> set[int]:
