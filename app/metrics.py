@@ -30,8 +30,8 @@ class Metrics:
                                  buckets=LATENCY_BUCKETS, registry=r)
         self.cache_events = Counter("prediction_cache_events_total",
                                     "cache events per item: local_hit, hit (Redis), miss, invalid (an entry that does "
-                                    "not read: a miss), error, skipped (Redis paused after an error), write_skipped (writes paused after "
-                                    "Redis refused one: OOM, READONLY)",
+                                    "not read: a miss), error, skipped (Redis paused after an error), write_skipped "
+                                    "(writes paused after Redis refused one: OOM, READONLY)",
                                     ["event"], registry=r)
         # Children resolved once: labels() takes a lock and validates on every call (µs on the hit path),
         # and every event series exists from the start at 0, as Prometheus advises.

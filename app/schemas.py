@@ -77,10 +77,10 @@ class NameResult(BaseModel):
                                              "(other_language_evidence)")
     unsupported_script: bool = Field(description="no letters in a script our languages use: predictions is empty")
     other_language_evidence: list[str] = Field(
-        description="what none of the 18 languages writes but others do: letters as written (Turkish ş ı ğ, Romanian "
-                    "ș ț, Danish and Norwegian ø, Scandinavian å, Hungarian ő ű, Icelandic ð þ, Baltic ė į ų ķ ļ ņ ģ) and "
-                    "word endings (-escu, -eanu, -ić, -auskas, -oglu, -dottir): the name is likely from a language the "
-                    "models do not cover, so low_confidence is set")
+        description="what none of the 18 languages writes but others do: letters as written (Turkish ş ı ğ, "
+                    "Romanian ș ț, Danish and Norwegian ø, Scandinavian å, Hungarian ő ű, Icelandic ð þ, Baltic ė į ų "
+                    "ķ ļ ņ ģ) and word endings (-escu, -eanu, -ić, -auskas, -oglu, -dottir): the name is likely from a "
+                    "language the models do not cover, so low_confidence is set")
 
 
 class ClassifyResponse(NameResult):

@@ -58,7 +58,8 @@ async function suggest(name) {
   const unsure = res.body.low_confidence;
   const foreign = res.body.other_language_evidence || [];
   autoSelect(unsure ? "" : preds[0].countries[0]);
-  showHint(foreign.length ? `Your name has ${foreign.join(" ")}, which none of the languages we know writes — please pick your country.`
+  showHint(foreign.length
+             ? `Your name has ${foreign.join(" ")}, which none of the languages we know writes — please pick your country.`
            : unsure ? "Not sure about this name — please pick your country (suggestions below)."
                     : "Country suggested from your name; change it if it's wrong.", unsure ? "warn" : "");
 }
