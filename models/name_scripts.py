@@ -149,7 +149,7 @@ def allowed_labels(text: str) -> set[str] | None:
 # element settles the language as a script does. No corpus name holds any of these words.
 ARABIC_ELEMENTS = {"abd", "abdul", "abdel", "abu", "ibn", "bint"}
 _ARABIC_ARTICLE = re.compile(r"(?:^|[\s,.])(?:al|el)-\w|(?:^|[\s,.])el\s+\w|\S\s+al\s+\w")
-_MAYBE_ARABIC = re.compile(r"(?:^|[\s,.])(?:al|el|abd|abdul|abdel|abu|ibn|bint|bin)[\s-]")  # cheap first look
+_MAYBE_ARABIC = re.compile(r"(?:^|[\s,.])(?:al|el|abd|abdul|abdel|abu|ibn|bint|bin)[\s-]")
 # Abd and its article written as one word with the name that follows (Abdullah, Abdelkader, Abdulaziz); the corpus's
 # 47 Russian names built so carry a Russian ending (Abdulaev, Abdulin, Abdurakhmanov), and 'abdi' (English) is short.
 _ARABIC_ABD_JOINED = re.compile(r"abd(?:ul|el|al|ol|ur|ou)[a-z]{3,}")
@@ -162,15 +162,16 @@ def arabic_name(normalised: str) -> bool:
     leading 'Al' is a given name too: Al Gore); abd, abdul, abdel, abu, ibn or bint before a word; 'bin' between
     two words ('mohammed bin salman'; at either end it is a Chinese given name too: Wang Bin, Bin Wang); Abd joined
     to its article and name ('abdullah', 'abdelkader'), without a Russian ending ('abdulaev')."""
-    if "abd" in normalised and any(_ARABIC_ABD_JOINED.fullmatch(w) and not w.endswith(_RUSSIAN_ENDINGS)
-                                   for w in origin_words(words(normalised))):
-        return True
-    if not _MAYBE_ARABIC.search(normalised):
+    maybe_abd, maybe_other = "abd" in normalised, _MAYBE_ARABIC.search(normalised)  # cheap looks first
+    if not (maybe_abd or maybe_other):
         return False
-    if _ARABIC_ARTICLE.search(normalised):
-        return True
     origin = origin_words(words(normalised))
-    return any(w in ARABIC_ELEMENTS or (w == "bin" and i > 0) for i, w in enumerate(origin[:-1]))
+    if maybe_abd and any(_ARABIC_ABD_JOINED.fullmatch(w) and not w.endswith(_RUSSIAN_ENDINGS) for w in origin):
+        return True
+    if not maybe_other:
+        return False
+    return bool(_ARABIC_ARTICLE.search(normalised)) or any(w in ARABIC_ELEMENTS or (w == "bin" and i > 0)
+                                                            for i, w in enumerate(origin[:-1]))
 
 
 # Letters that none of our 18 languages writes but languages we do not cover do: Turkish ı ş ğ İ, Romanian ș ț ţ,
