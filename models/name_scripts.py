@@ -364,10 +364,27 @@ def origin_words(written: list[str]) -> list[str]:
     return kept or [bare for bare, _ in pairs]
 
 
+# Japanese passports write a long final ō as 'oh' (SATOH, KONDOH), and many people write it 'ou' (Satou): the corpus
+# has Sato and Kondo, and holds Satoh and Itoh once each, so Satoh was Arabic (GRU 0.82), Kondoh English and Kondou
+# Greek (session 22). A word of one or two Hepburn syllables and a final toh, doh, tou or dou reads as the -o form.
+# Not Christou or Papadatou (Greek: no Hepburn syllables, or more of them), Teoh, Loh, Toh or Dou (Chinese).
+_HEPBURN_SYLLABLE = r"(?:(?:kk|ss|tt|pp|sh|ch|ts|ky|gy|ny|hy|by|py|my|ry|[kgszdnhbpmrwfj])?[aiueo]|n)"
+_JAPANESE_LONG_O = re.compile(rf"({_HEPBURN_SYLLABLE}{{1,2}}[td]o)[hu]")
+
+
+def japanese_long_o(word: str) -> str:
+    """'satoh' -> 'sato', 'kondou' -> 'kondo'; any other word as it is."""
+    if not word.endswith(("oh", "ou")):
+        return word
+    found = _JAPANESE_LONG_O.fullmatch(word)
+    return found.group(1) if found else word
+
+
 def tokens(normalised: str) -> list[str]:
     """Name parts with particles attached to what follows: 'mary o'neill' -> ['mary', "o'neill"],
-    'jan van der berg' -> ['jan', 'van der berg'], 'dr. hans müller' -> ['hans', 'müller']."""
-    origin = origin_words(words(normalised))
+    'jan van der berg' -> ['jan', 'van der berg'], 'dr. hans müller' -> ['hans', 'müller']; a Japanese long final o
+    as the corpus writes it ('satoh' -> 'sato')."""
+    origin = [japanese_long_o(w) for w in origin_words(words(normalised))]
     if vietnamese_full_name(origin):  # 'nguyen van an' -> ['nguyen', 'an']: the middle name is evidence, not a part
         return [w for w in origin if w not in VIETNAMESE_MIDDLE]
     parts, pending = [], []
