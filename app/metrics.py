@@ -51,8 +51,12 @@ class Metrics:
                                 multiprocess_mode="livemax", registry=r)
         # What the models answer, as clients receive it (cached or not): a shift says the inputs changed.
         self.name_answers = Counter("name_answers_total", "names answered with a prediction, by model, top language "
-                                    "and confidence (low: top probability under LOW_CONFIDENCE_THRESHOLD)",
-                                    ["model", "language", "confidence"], registry=r)
+                                    "and confidence (low: top probability under LOW_CONFIDENCE_THRESHOLD, or "
+                                    "other_language_evidence)", ["model", "language", "confidence"], registry=r)
+        # Of those, the names written with letters or endings of a language the models do not cover: how many users
+        # the 18 labels leave out (Turkish, Romanian, ...), which low_confidence alone does not tell apart.
+        self.other_language_names = Counter("name_answers_other_language_total", "names answered whose letters or "
+                                            "endings none of the 18 languages writes", ["model"], registry=r)
         self.entity_verdicts = Counter("entity_answers_total", "entity texts answered, by verdict", ["verdict"],
                                        registry=r)
         self.entity_scores = Histogram("entity_answer_score", "the score of each entity text answered",
@@ -80,12 +84,16 @@ class Metrics:
         remembered copy of it is (app/cache.py). A name in no supported script has no prediction to count
         (inputs_without_model_total has it)."""
         if endpoint == "classify":
-            groups = {}
+            groups, other = {}, 0
             for r in results:
                 if r["predictions"]:
                     key = (head["model"], r["predictions"][0]["language"], "low" if r["low_confidence"] else "high")
                     groups[key] = groups.get(key, 0) + 1
-            return tuple((self._answer_child(self.name_answers, key).inc, n) for key, n in groups.items())
+                    other += bool(r["other_language_evidence"])
+            tally = [(self._answer_child(self.name_answers, key).inc, n) for key, n in groups.items()]
+            if other:
+                tally.append((self._answer_child(self.other_language_names, (head["model"],)).inc, other))
+            return tuple(tally)
         valid = sum(r["valid"] for r in results)
         tally = [(self._answer_child(self.entity_verdicts, (v,)).inc, n)
                  for v, n in (("valid", valid), ("invalid", len(results) - valid)) if n]

@@ -377,8 +377,9 @@ def test_letters_or_endings_none_of_our_languages_writes_make_an_answer_low_conf
     assert [r["other_language_evidence"] for r in batch] == [["ø"], [], [], [], ["ı", "ğ"], ["Ș", "-escu"], ["-escu"],
                                                              ["-ić"], [], ["-dottir"], []]
     assert [r["low_confidence"] for r in batch][:8] == [True, False, False, False, True, True, True, True]
-    text = client.get("/metrics").get_data(as_text=True)  # counted as the low-confidence answers they are
+    text = client.get("/metrics").get_data(as_text=True)  # counted as the low-confidence answers they are, and apart
     assert re.search(r'name_answers_total\{confidence="low",language="\w+",model="gru"\} [1-9]', text)
+    assert 'name_answers_other_language_total{model="gru"} 7.0' in text  # Şahin, then 6 of the batch
 
 
 def test_a_batch_that_fails_validation_names_every_bad_item(client):
