@@ -160,15 +160,17 @@ class PredictionCache:
             # Pausing them too had made a full Redis a cache of nothing: every retry a write failed and reopened it.
             self._writes_open_until = time.monotonic() + self.retry_after
             log.warning("redis refused a write (%s); not writing for %.1fs", self.target.why(e), self.retry_after)
+            event = "refused"
         else:
             self._open_until = time.monotonic() + self.retry_after
             log.warning("redis %s failed (%s); serving uncached for %.1fs", op, self.target.why(e), self.retry_after)
+            event = "error"
         if isinstance(e, redis.ReadOnlyError):
             # A replica now where the primary was: a managed Redis's failover moves the primary's DNS name to
             # another host, which a fresh connection finds; the pooled ones would keep reaching this one.
             self._client.connection_pool.disconnect()
         if self.metrics:
-            self.metrics.cache_event["error"].inc()
+            self.metrics.cache_event[event].inc()
 
     def get_many(self, keys: list[str], valid=None) -> list[dict | None]:
         """Cached values in key order: the local tier first, then one MGET for the rest.

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.mmap_dict import MmapedDict
 
 log = logging.getLogger("gunicorn.error")
-CACHE_EVENTS = ("local_hit", "hit", "miss", "invalid", "error", "skipped", "write_skipped")
+CACHE_EVENTS = ("local_hit", "hit", "miss", "invalid", "error", "skipped", "refused", "write_skipped")
 HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}  # RFC 9110, 5789
 UNREAD_REASONS = ("unsupported_script", "unknown_characters")
 CLOSE_REASONS = ("request_timeout", "silent", "response_timeout", "stopping")
@@ -30,8 +30,8 @@ class Metrics:
                                  buckets=LATENCY_BUCKETS, registry=r)
         self.cache_events = Counter("prediction_cache_events_total",
                                     "cache events per item: local_hit, hit (Redis), miss, invalid (an entry that does "
-                                    "not read: a miss), error, skipped (Redis paused after an error), write_skipped "
-                                    "(writes paused after Redis refused one: OOM, READONLY)",
+                                    "not read: a miss), error, skipped (Redis paused after an error), refused (a "
+                                    "write Redis refused: OOM, READONLY), write_skipped (writes paused after that)",
                                     ["event"], registry=r)
         # Children resolved once: labels() takes a lock and validates on every call (µs on the hit path),
         # and every event series exists from the start at 0, as Prometheus advises.
