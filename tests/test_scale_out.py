@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from tests.helpers import NGINX, raw_exchange, run_cluster, stop_process, worker_pids
+from tests.helpers import NGINX, raw_exchange, run_cluster, stop_process, wait_until, worker_pids
 
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx not installed (make test installs it)")
 
@@ -149,8 +149,10 @@ def test_nginx_passes_request_ids_and_answers_its_own_errors_in_json(cluster, tm
     assert status == 200 and headers["X-Request-ID"] == "client-7"  # the client's id, through nginx and back
     made = {exchange(lb, "/health", headers=h)[1]["X-Request-ID"] for h in ({}, {"X-Request-ID": "a b"})}
     assert len(made) == 2 and all(len(i) == 32 for i in made)  # nginx's $request_id, passed to the instance
-    logged = (tmp_path / "nginx-access.log").read_text()  # the cluster's RUN_DIR
-    assert "id=client-7" in logged and all(f"id={i}" in logged for i in made)
+    # nginx logs a request after it has sent the answer, so a client can read the log before the line is there
+    wanted = ["id=client-7", *(f"id={i}" for i in made)]
+    log = tmp_path / "nginx-access.log"  # the cluster's RUN_DIR
+    wait_until(lambda: all(w in log.read_text() for w in wanted), 10, "the access log naming the request ids")
 
     status, headers, body = exchange(lb, "/classify", data=b'{"name": "' + b"x" * (3 << 20) + b'"}')
     assert status == 413 and body["error"]["code"] == "payload_too_large" and headers["X-Request-ID"]
