@@ -1,7 +1,7 @@
 """One function per endpoint: cache lookup -> batched inference for the misses -> cache fill."""
 from app.errors import ApiError, NotReady
 from models.char_features import EncoderError
-from models.name_scripts import is_supported, other_language_evidence
+from models.name_scripts import is_supported, low_confidence, other_language_evidence
 from models.name_text import normalise
 
 
@@ -59,10 +59,10 @@ def _classify(ctx, predictor, names: list[str], model: str, top_k: int):
         ranking, cached = next(rows)
         preds = [{"language": lang, "countries": predictor.countries[lang], "probability": round(p, 4)}
                  for lang, p in ranking[:top_k]]
-        evidence = other_language_evidence(name)  # likely none of our languages: whatever the models say, unsure
+        evidence = other_language_evidence(name)
         results.append({"name": name, "cached": cached, "predictions": preds,
-                        "low_confidence": ranking[0][1] < threshold or bool(evidence), "unsupported_script": False,
-                        "other_language_evidence": evidence})
+                        "low_confidence": low_confidence(ranking[0][1], evidence, threshold),
+                        "unsupported_script": False, "other_language_evidence": evidence})
     return model, predictor.version, results
 
 

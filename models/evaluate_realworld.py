@@ -15,7 +15,7 @@ from pathlib import Path
 
 from models.evaluate_names import LOW_CONFIDENCE
 from models.name_predictor import NamePredictor
-from models.name_scripts import other_language_evidence
+from models.name_scripts import low_confidence, other_language_evidence
 from models.names_data import Corpus, feminine_form, load_corpus
 from models.paths import CHECKPOINTS, NAMES_DIR, REPORTS
 
@@ -95,11 +95,10 @@ def feminine_test_top1(predictor: NamePredictor, corpus: Corpus, seed: int = 0) 
     return {k: {"top1": round(sum(v) / len(v), 4), "n": len(v)} for k, v in sorted(groups.items())}
 
 
-def low_confidence(predictor: NamePredictor, texts: list[str]) -> list[bool]:
-    """Whether the service answers each text low_confidence (app/services.py): top probability under the default
-    threshold, or letters or word endings none of our languages writes."""
+def answered_low_confidence(predictor: NamePredictor, texts: list[str]) -> list[bool]:
+    """Whether the service, at its default threshold, answers each text low_confidence."""
     tops = predictor.probabilities(texts).max(1).tolist()
-    return [top < LOW_CONFIDENCE or bool(other_language_evidence(t)) for t, top in zip(texts, tops)]
+    return [low_confidence(top, other_language_evidence(t), LOW_CONFIDENCE) for t, top in zip(texts, tops)]
 
 
 def low_confidence_shares(predictor: NamePredictor, corpus: Corpus, rows, seed: int = 0) -> dict:
@@ -117,7 +116,7 @@ def low_confidence_shares(predictor: NamePredictor, corpus: Corpus, rows, seed: 
         kinds[f"other-language:{language}"].append(text)
     shares = {}
     for kind, texts in kinds.items():
-        low = low_confidence(predictor, texts)
+        low = answered_low_confidence(predictor, texts)
         shares[kind] = {"share": round(sum(low) / len(low), 4), "n": len(texts)}
     return shares
 

@@ -206,6 +206,12 @@ def other_language_evidence(name: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def low_confidence(top_probability: float, evidence: list[str], threshold: float) -> bool:
+    """An answer's low_confidence, the service's and the real-world report's alike: the top probability under the
+    threshold, or other_language_evidence (whatever the models say, the name is likely none of our languages)."""
+    return top_probability < threshold or bool(evidence)
+
+
 def japanese_share_of_han(text: str) -> float:
     """P(Japanese | Chinese or Japanese) for a name written with Han characters (kana settles it)."""
     found = scripts(text)

@@ -234,8 +234,12 @@ def raw_exchange(port: int, request: bytes) -> tuple[str, dict, bytes]:
 def metric(base: str, series: str) -> float:
     """The value of one series (name with labels, as /metrics writes it) summed over the workers; 0 if absent."""
     with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
-        text = r.read().decode()
-    found = re.search(rf"^{re.escape(series)} (\S+)$", text, re.M)
+        return series_value(r.read().decode(), series)
+
+
+def series_value(exposition: str, series: str) -> float:
+    """The value of one series in a /metrics text (name with labels, as written there); 0 if absent."""
+    found = re.search(rf"^{re.escape(series)} (\S+)$", exposition, re.M)
     return float(found.group(1)) if found else 0.0
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from app import create_app
 from models.name_predictor import NamePredictor
-from tests.helpers import assert_error_envelope, redeployed
+from tests.helpers import assert_error_envelope, redeployed, series_value
 
 JSON = "application/json"
 
@@ -371,8 +371,7 @@ def test_letters_or_endings_none_of_our_languages_writes_make_an_answer_low_conf
     languages are answered as before."""
     def other_language_count():
         text = client.get("/metrics").get_data(as_text=True)
-        found = re.search(r'name_answers_other_language_total\{model="gru"\} (\S+)', text)
-        return float(found.group(1)) if found else 0.0
+        return series_value(text, 'name_answers_other_language_total{model="gru"}')
     before = other_language_count()
     turkish = post(client, "/classify", {"name": "Şahin"}).get_json()
     assert turkish["predictions"] and turkish["low_confidence"] is True and turkish["other_language_evidence"] == ["Ş"]
@@ -407,7 +406,7 @@ def test_a_batch_that_fails_validation_names_every_bad_item(client):
 def test_inputs_answered_without_a_model_are_counted(client):
     def counts():
         text = client.get("/metrics").get_data(as_text=True)
-        return {reason: float(re.search(rf'inputs_without_model_total{{reason="{reason}"}} (\S+)', text).group(1))
+        return {reason: series_value(text, f'inputs_without_model_total{{reason="{reason}"}}')
                 for reason in ("unsupported_script", "unknown_characters")}
     before = counts()
     post(client, "/classify", {"names": ["สมชาย", "Smith", "!!"]})

@@ -9,13 +9,20 @@ import pytest
 import redis
 
 from app import create_app
-from tests.helpers import RedisServer
+from app.metrics import CACHE_EVENTS
+from tests.helpers import RedisServer, series_value
+
+
+def redis_tier_alone(server):
+    """The GRU app over `server` with no local tier, so every cached answer comes from Redis, and a breaker that
+    tries Redis again after half a second."""
+    return create_app({"REDIS_URL": server.url, "NAME_MODELS": "gru", "ENTITY_REVIEW": False,
+                       "CACHE_RETRY_AFTER_SECONDS": 0.5, "LOCAL_CACHE_ITEMS": 0})
 
 
 def test_redis_outage_and_recovery(tmp_path):
     server = RedisServer(tmp_path).start()
-    app = create_app({"REDIS_URL": server.url, "NAME_MODELS": "gru", "ENTITY_REVIEW": False,
-                      "CACHE_RETRY_AFTER_SECONDS": 0.5, "LOCAL_CACHE_ITEMS": 0})  # the Redis tier alone
+    app = redis_tier_alone(server)
     c = app.test_client()
     try:
         assert c.post("/classify", json={"name": "Dubois"}).get_json()["cached"] is False
@@ -50,8 +57,7 @@ def test_a_frozen_redis_costs_one_timeout_and_never_a_wrong_answer(tmp_path):
     runs again, on connections that must not be reused: with redis-py's disconnect-on-timeout switched off (a
     scratch run), 5 of the 12 answers below were another name's (Dubois answered Polish, Nakamura Italian)."""
     server = RedisServer(tmp_path).start()
-    app = create_app({"REDIS_URL": server.url, "NAME_MODELS": "gru", "ENTITY_REVIEW": False,
-                      "CACHE_RETRY_AFTER_SECONDS": 0.5, "LOCAL_CACHE_ITEMS": 0})  # every answer from Redis
+    app = redis_tier_alone(server)
     c = app.test_client()
     names = ["Dubois", "Rossi", "Nakamura", "Ivanov", "Schmidt", "Kowalski"]
     def ask(name):
@@ -81,15 +87,14 @@ def test_a_full_redis_that_refuses_writes_still_serves_its_hits(tmp_path):
     every write with OOM and answers every read. The refusal had opened the breaker for reads too, so each retry a
     write failed again and hit names were answered uncached: 0 of 6 hits (scratch run). Only writes pause now."""
     server = RedisServer(tmp_path, "--maxmemory-policy", "noeviction").start()
-    app = create_app({"REDIS_URL": server.url, "NAME_MODELS": "gru", "ENTITY_REVIEW": False,
-                      "CACHE_RETRY_AFTER_SECONDS": 0.5, "LOCAL_CACHE_ITEMS": 0})  # every answer from Redis
+    app = redis_tier_alone(server)
     c = app.test_client()
     hot = ["Dubois", "Rossi", "Nakamura"]
     def cached(names):
         return [r["cached"] for r in c.post("/classify", json={"names": names}).get_json()["results"]]
     def events():
         text = c.get("/metrics").get_data(as_text=True)
-        return {e: float(v) for e, v in re.findall(r'prediction_cache_events_total\{event="(\w+)"\} (\S+)', text)}
+        return {e: series_value(text, f'prediction_cache_events_total{{event="{e}"}}') for e in CACHE_EVENTS}
     try:
         cached(hot)
         server.client().config_set("maxmemory", "100kb")  # far under what Redis uses (~1 MB): full

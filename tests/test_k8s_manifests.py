@@ -16,9 +16,13 @@ def env_of(container: dict) -> dict:
     return {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
 
 
+def manifests() -> dict[str, dict]:
+    """The documents of deploy/k8s/service.yaml, by kind."""
+    return {d["kind"]: d for d in yaml.safe_load_all((ROOT / "deploy/k8s/service.yaml").read_text())}
+
+
 def test_manifests_are_valid_and_probe_ready_and_health():
-    docs = list(yaml.safe_load_all((ROOT / "deploy/k8s/service.yaml").read_text()))
-    kinds = {d["kind"]: d for d in docs}
+    kinds = manifests()
     assert set(kinds) == {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"}
     container = kinds["Deployment"]["spec"]["template"]["spec"]["containers"][0]
     assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
@@ -35,16 +39,14 @@ def test_manifests_are_valid_and_probe_ready_and_health():
 
 
 def test_rollouts_and_drains_keep_a_ready_pod():
-    docs = {d["kind"]: d for d in yaml.safe_load_all((ROOT / "deploy/k8s/service.yaml").read_text())}
+    docs = manifests()
     assert docs["Deployment"]["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     budget = docs["PodDisruptionBudget"]["spec"]
     assert budget["minAvailable"] == 1 and budget["selector"] == docs["Deployment"]["spec"]["selector"]
 
 
 def pod_spec() -> tuple[dict, dict]:
-    deployment = next(d for d in yaml.safe_load_all((ROOT / "deploy/k8s/service.yaml").read_text())
-                      if d["kind"] == "Deployment")
-    spec = deployment["spec"]["template"]["spec"]
+    spec = manifests()["Deployment"]["spec"]["template"]["spec"]
     return spec, spec["containers"][0]
 
 
