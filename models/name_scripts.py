@@ -74,11 +74,17 @@ VIETNAMESE_MIDDLE = {"van", "văn", "thi", "thị"}
 # Romanised Korean full names: a family name of its own romanisation and a hyphenated two-syllable given name
 # ('Kim Min-jun', 'Min-jun Kim'). The corpus has no Kim at all, and the given name's syllables read as Chinese:
 # 7 of 24 hand-made rows were Chinese (GRU, session 20). Only family names that Chinese romanisations do not use
-# too (not Lee, Han, Song, Kang, Lim, Cho: 'Lee Teng-hui', 'Han Han'), and only with the hyphenated given name.
+# too (not Lee, Han, Song, Kang, Lim, Cho: 'Lee Teng-hui', 'Han Han'). Since session 23 also such a family name alone
+# (Jang, Jeong were Chinese, Baek Russian) and a two-word name whose given name is written as one word ('Kim Minjun'
+# was Russian 0.67), at Korean x KOREAN_NAME_BOOST.
 KOREAN_SURNAMES = {"kim", "park", "pak", "choi", "choe", "jung", "jeong", "yoon", "jang", "shin", "kwon", "hwang",
-                   "ahn", "jeon", "moon", "baek", "bae", "ryu", "noh", "seo", "oh", "son", "ban", "yoo"}
-_KOREAN_SYLLABLE = re.compile(r"(?:kk|tt|pp|ss|jj|ch|sh|[gkndtrlmbpsjh])?[wy]?(?:ae|eo|eu|oe|ui|oo|ee|[aeiou])"
+                   "ahn", "jeon", "moon", "baek", "bae", "ryu", "noh", "seo", "oh", "son", "ban", "yoo",
+                   "heo", "chae", "kwak", "byun", "eom", "suh"}
+_KOREAN_SYLLABLE = re.compile(r"(?:kk|tt|pp|ss|jj|ch|sh|[gkndtrlmbpsjh])?[wy]?(?:ae|eo|eu|oe|ui|oo|ee|ou|[aeiou])"
                               r"(?:ng|[kntlmp])?")
+# Korean x50 in all, as Dutch for its particles: at x5 'Kim Minjun' stayed Russian; chosen over x20 on the rows above
+KOREAN_NAME_BOOST = 50.0
+_KOREAN_GIVEN_JOINED = re.compile(f"(?:{_KOREAN_SYLLABLE.pattern}){{2}}")  # 'minjun', 'jisoo', 'hyunwoo'
 # One Vietnamese syllable, its marks folded (onset, vowels, final): every word of such a name is one, where Dutch
 # names after 'van' mostly are not ('Ton van Dijk', 'Mai van Leeuwen').
 _VIETNAMESE_SYLLABLE = re.compile(r"(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])?[aeiouy]{1,3}"
@@ -137,11 +143,11 @@ def is_supported(name: str) -> bool:
 
 def allowed_labels(text: str) -> set[str] | None:
     """Labels the non-Latin scripts in `text` allow, {'Arabic'} for a Latin-script name with an Arabic name
-    element, or None (no restriction)."""
+    element or of Arabic given names only ('khaled', 'omar khaled'), or None (no restriction)."""
     allowed = set()
     for script in scripts(text):
         allowed |= SCRIPT_LABELS.get(script, set())
-    if not allowed and arabic_name(text):
+    if not allowed and (arabic_name(text) or len(set(arabic_given_names(text))) == 1):  # every word a given name
         return {"Arabic"}
     return allowed or None
 
@@ -177,6 +183,38 @@ def arabic_name(normalised: str) -> bool:
         return False
     return bool(_ARABIC_ARTICLE.search(normalised)) or any(w in ARABIC_ELEMENTS or (w == "bin" and i > 0)
                                                             for i, w in enumerate(origin[:-1]))
+
+
+# The Arabic given names that are family names too, as Arabic-speaking countries pass the father's or grandfather's
+# name on (Mustafa, Khaled, Hassan), in their common romanisations; the Arabic file of the corpus has 100 Levantine
+# family names and few of these, and its English file lists 22 of them as English (Hassan, Mohammed: names found in
+# England), so Khaled was English 0.67 and Musa Japanese 0.95: 50 hand-made rows scored GRU 0.32, LSTM 0.28, RNN 0.34
+# (session 23). A name of such words only is Arabic, as an Arabic name element makes it; one such word beside a family
+# name of another language is evidence (x PARTICLE_BOOST), not proof: Omar Bradley, Ali Smith. Left out: the names
+# that our other languages write too (Adam, Elias, Ismael, Sara, Nadia, Nora, Lina, Mona, Dalia, Isa, Idris).
+ARABIC_GIVEN_NAMES = frozenset("""
+    muhammad mohammed mohamed mohammad muhammed mohamad ahmed ahmad ali hassan hasan hussein hussain husain hussien
+    ibrahim ebrahim khalil mahmoud mahmood mahmud mustafa mostafa moustafa mustapha omar umar youssef yousef yusuf yousuf
+    yousif saleh salih saeed said sayed sayyid hamid hamed karim kareem rashid rachid rasheed nasser nasir naser jamal
+    gamal aziz khalid khaled abbas ismail osman othman uthman suleiman sulaiman soliman salah tariq tarek tarik amin amine
+    ameen ayoub ayub yasin yassin yassine issa musa moussa farouk farouq faruk hamza hamzah bilal anwar fahad fahd faisal
+    faysal nabil samir sameer walid waleed habib jamil jameel majid magdy mansour mansoor marwan mourad murad nour noor
+    nader qasim kassem qassem kasim rami riad riyad sami samy sharif sherif talal wael yahya zakaria zakariya zaid zayed
+    ziad ziyad adel adil amr ashraf ayman bashir bakr fouad fuad ghassan hatem hisham imad emad ihab jaber jabir kamal
+    kamel mahdi mehdi mounir munir nasr raed saad sabri salim saleem salem sultan tamer tawfiq yasser yasir younes youness
+    yunus zuhair hadi hakim hashem hashim ilyas abdallah abdullah
+    fatima fatma aisha aicha ayesha khadija khadijah zainab zaynab zeinab maryam mariam amina aminah noura yasmin yasmine
+    layla leila laila salma huda hoda rania hanan samira samia reem zahra asma asmaa basma ghada hiba iman imane jamila
+    karima latifa lubna manal maha malak marwa nawal nisreen rasha rawan safaa sahar wafaa widad yusra""".split())
+
+
+def arabic_given_names(normalised: str) -> tuple[int, int]:
+    """(how many of the name's origin words are Arabic given names, how many origin words it has); (0, -1) at once
+    for a name with none of them among its written words."""
+    if ARABIC_GIVEN_NAMES.isdisjoint(_WORD_SEPARATORS.split(normalised)):  # most names: one set look
+        return 0, -1
+    origin = origin_words(words(normalised))
+    return sum(w in ARABIC_GIVEN_NAMES for w in origin), len(origin)
 
 
 # Letters that none of our 18 languages writes but languages we do not cover do: Turkish ı ş ğ İ, Romanian ș ț ţ,
@@ -252,12 +290,19 @@ def vietnamese_full_name(origin: list[str]) -> bool:
             and all(_VIETNAMESE_SYLLABLE.fullmatch(anyascii(w)) for w in origin))  # marks folded: nguyễn -> nguyen
 
 
-def korean_full_name(normalised: str) -> bool:
-    """Whether a name reads as a romanised Korean one: a Korean family name among its words and a hyphenated
-    given name of two Korean syllables ('kim min-jun', 'min-jun, kim'); not 'kim smith-jones', 'jo-ann park'."""
+def korean_name(normalised: str) -> bool:
+    """Whether a name reads as a romanised Korean one: a Korean family name alone ('kim', 'dr. kwon'), or among its
+    words with a given name of two Korean syllables, hyphenated ('kim min-jun', 'min-jun, kim') or, in a name of two
+    words, joined ('kim minjun', 'minjun kim'); not 'kim smith-jones', 'jo-ann park', 'kim jones'."""
+    if KOREAN_SURNAMES.isdisjoint(_WORD_SEPARATORS.split(normalised)):  # most names: one set look
+        return False
     origin = origin_words(words(normalised))
     if not KOREAN_SURNAMES.intersection(origin):
         return False
+    if len(origin) == 1:
+        return True
+    if len(origin) == 2 and _KOREAN_GIVEN_JOINED.fullmatch(origin[1] if origin[0] in KOREAN_SURNAMES else origin[0]):
+        return True
     for word in _WORD_SEPARATORS.split(normalised):  # 'dr.min-jun park' too
         halves = _bare(word).split("-")
         if len(halves) == 2 and all(_KOREAN_SYLLABLE.fullmatch(h) for h in halves):
@@ -267,12 +312,12 @@ def korean_full_name(normalised: str) -> bool:
 
 def particle_labels(normalised: str) -> set[str]:
     """Languages suggested by the name's particles: 'van der berg' -> Dutch, "o'neill" -> Irish; a Vietnamese
-    middle name after a Vietnamese family name -> Vietnamese ('nguyen van an'); a romanised Korean full name ->
-    Korean ('kim min-jun')."""
+    middle name after a Vietnamese family name -> Vietnamese ('nguyen van an'); a romanised Korean name -> Korean
+    ('kim min-jun', 'kim minjun', 'kim')."""
     written = normalised.replace("-", " ").split()
     if VIETNAMESE_MIDDLE.intersection(written) and vietnamese_full_name(origin_words(words(normalised))):
         return {"Vietnamese"}
-    if "-" in normalised and korean_full_name(normalised):
+    if korean_name(normalised):
         return {"Korean"}
     found = set()
     for word in written:
@@ -290,12 +335,14 @@ def suffix_labels(normalised: str) -> set[str]:
 
 def latin_evidence(name: str) -> list[tuple[str, float]]:
     """(language, factor) for each piece of evidence in a Latin-script name that the corpus cannot teach:
-    diacritics, particles and prefixes, endings."""
+    diacritics, particles and prefixes, Korean family names, Arabic given names, endings."""
     particles = particle_labels(name)
     dutch = "Dutch" in particles and not DUTCH_PARTICLES.isdisjoint(name.replace("-", " ").split())
     return ([(label, DIACRITIC_BOOST) for label in diacritic_labels(name)]
             + [(label, PARTICLE_BOOST) for label in particles]
             + [("Dutch", DUTCH_PARTICLE_BOOST / PARTICLE_BOOST)] * dutch
+            + [("Korean", KOREAN_NAME_BOOST / PARTICLE_BOOST)] * (particles == {"Korean"})
+            + [("Arabic", PARTICLE_BOOST)] * (0 < arabic_given_names(name)[0])
             + [(label, SUFFIX_BOOST) for label in suffix_labels(name)])
 
 

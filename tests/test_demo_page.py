@@ -47,7 +47,7 @@ def page(tmp_path):
         browser.close()
 
 
-UNSURE = "Farouk"  # the models' known weak spot, Arabic (README): top answer under LOW_CONFIDENCE_THRESHOLD
+UNSURE = "Janssen"  # a common Dutch surname the GRU is unsure of (Dutch 0.26): under LOW_CONFIDENCE_THRESHOLD
 
 
 # Waits through Playwright's locators, which run outside the page: the page's Content-Security-Policy forbids the
