@@ -310,6 +310,55 @@ def korean_name(normalised: str) -> bool:
     return False
 
 
+# Mainland Chinese full names in pinyin ('Li Na', 'Hu Jun', 'Zhou Enlai'): every word one to four pinyin syllables,
+# written without hyphens (those are Wade-Giles and Korean given names: 'Lee Teng-hui', 'Kim Min-jun'), one of them a
+# common Chinese family name: Chinese x PARTICLE_BOOST. The corpus's Chinese and Korean files share many one-syllable
+# words, so 'Li Na' was Korean 0.79 with the GRU and 'Sun Li' 0.81 (session 23). A Korean name of such syllables after
+# a family name both write (Han Yuna, Kang Subin) reads the same and goes more Chinese too; x50 made those Chinese at
+# 0.85-0.99, so the factor stays 5.
+PINYIN_SYLLABLES = frozenset("""
+    a o e ai ei ao ou an en ang eng er
+    ba bo bai bei bao ban ben bang beng bi bie biao bian bin bing bu
+    pa po pai pei pao pou pan pen pang peng pi pie piao pian pin ping pu
+    ma mo me mai mei mao mou man men mang meng mi mie miao miu mian min ming mu
+    fa fo fei fou fan fen fang feng fu
+    da de dai dei dao dou dan den dang deng dong di die diao diu dian ding du duo dui duan dun
+    ta te tai tao tou tan tang teng tong ti tie tiao tian ting tu tuo tui tuan tun
+    na ne nai nei nao nou nan nen nang neng nong ni nie niao niu nian nin niang ning nu nuo nuan nv nve
+    la le lai lei lao lou lan lang leng long li lia lie liao liu lian lin liang ling lu luo luan lun lv lve lyu
+    ga ge gai gei gao gou gan gen gang geng gong gu gua guo guai gui guan gun guang
+    ka ke kai kei kao kou kan ken kang keng kong ku kua kuo kuai kui kuan kun kuang
+    ha he hai hei hao hou han hen hang heng hong hu hua huo huai hui huan hun huang
+    ji jia jie jiao jiu jian jin jiang jing jiong ju jue juan jun
+    qi qia qie qiao qiu qian qin qiang qing qiong qu que quan qun
+    xi xia xie xiao xiu xian xin xiang xing xiong xu xue xuan xun
+    zha zhe zhi zhai zhei zhao zhou zhan zhen zhang zheng zhong zhu zhua zhuo zhuai zhui zhuan zhun zhuang
+    cha che chi chai chao chou chan chen chang cheng chong chu chua chuo chuai chui chuan chun chuang
+    sha she shi shai shei shao shou shan shen shang sheng shu shua shuo shuai shui shuan shun shuang
+    re ri rao rou ran ren rang reng rong ru ruo rui ruan run
+    za ze zi zai zei zao zou zan zen zang zeng zong zu zuo zui zuan zun
+    ca ce ci cai cao cou can cen cang ceng cong cu cuo cui cuan cun
+    sa se si sai sao sou san sen sang seng song su suo sui suan sun
+    ya yo ye yao you yan yin yang ying yong yi yu yue yuan yun
+    wa wo wai wei wan wen wang weng wu""".split())
+PINYIN_SURNAMES = frozenset("""
+    wang li zhang liu chen yang huang zhao wu zhou xu sun ma zhu hu guo he gao lin luo zheng liang xie song tang han
+    feng deng cao peng zeng xiao tian dong yuan pan cai jiang yu du ye cheng su wei lv lu ding ren shen yao cui zhong
+    tan fan jin shi liao jia xia fu fang bai zou meng xiong qin qiu yin xue yan duan lei hou long tao gu mao hao gong
+    shao wan qian dai mo kong xiang kang chang ouyang sima zhuge""".split())
+_PINYIN_WORD = re.compile(f"(?:{'|'.join(sorted(PINYIN_SYLLABLES, key=len, reverse=True))}){{1,4}}")
+
+
+def pinyin_full_name(normalised: str) -> bool:
+    """Whether a name of two or more words reads as mainland pinyin: every word one to four pinyin syllables, one a
+    Chinese family name, no hyphen ('li na', 'zhou enlai', 'jie chen'; not 'lee teng-hui', 'anna smith')."""
+    if "-" in normalised or PINYIN_SURNAMES.isdisjoint(_WORD_SEPARATORS.split(normalised)):  # most names: cheap looks
+        return False
+    origin = origin_words(words(normalised))
+    return (len(origin) >= 2 and not PINYIN_SURNAMES.isdisjoint(origin)
+            and all(_PINYIN_WORD.fullmatch(w) for w in origin))
+
+
 def particle_labels(normalised: str) -> set[str]:
     """Languages suggested by the name's particles: 'van der berg' -> Dutch, "o'neill" -> Irish; a Vietnamese
     middle name after a Vietnamese family name -> Vietnamese ('nguyen van an'); a romanised Korean name -> Korean
@@ -335,7 +384,7 @@ def suffix_labels(normalised: str) -> set[str]:
 
 def latin_evidence(name: str) -> list[tuple[str, float]]:
     """(language, factor) for each piece of evidence in a Latin-script name that the corpus cannot teach:
-    diacritics, particles and prefixes, Korean family names, Arabic given names, endings."""
+    diacritics, particles and prefixes, Korean family names, Arabic given names, pinyin full names, endings."""
     particles = particle_labels(name)
     dutch = "Dutch" in particles and not DUTCH_PARTICLES.isdisjoint(name.replace("-", " ").split())
     return ([(label, DIACRITIC_BOOST) for label in diacritic_labels(name)]
@@ -343,6 +392,7 @@ def latin_evidence(name: str) -> list[tuple[str, float]]:
             + [("Dutch", DUTCH_PARTICLE_BOOST / PARTICLE_BOOST)] * dutch
             + [("Korean", KOREAN_NAME_BOOST / PARTICLE_BOOST)] * (particles == {"Korean"})
             + [("Arabic", PARTICLE_BOOST)] * (0 < arabic_given_names(name)[0])
+            + [("Chinese", PARTICLE_BOOST)] * pinyin_full_name(name)
             + [(label, SUFFIX_BOOST) for label in suffix_labels(name)])
 
 
