@@ -71,19 +71,28 @@ VIETNAMESE_SURNAMES = {"nguyen", "tran", "le", "pham", "hoang", "huynh", "phan",
                        "ngô", "dương", "lý", "đinh", "trương", "lâm", "trịnh", "đoàn", "lương", "hà", "tạ", "lưu",
                        "tống", "thái", "châu", "tôn", "quách", "kiều"}
 VIETNAMESE_MIDDLE = {"van", "văn", "thi", "thị"}
+# Of those, the spellings no pinyin, Korean or other romanisation of ours writes (not Le, Do, Ho, Ly, Lam, Mai, Cao, Ha,
+# Dang: pinyin or Korean too), with four more (Phung, Vuong, Nghiem, Diep): alone, one of these is Vietnamese x
+# FAMILY_NAME_BOOST. Bui and Hoang had been Chinese (0.90, 0.64 with the GRU), Vo Russian (session 23).
+VIETNAMESE_ONLY_SURNAMES = frozenset(
+    "nguyen tran pham phan hoang huynh bui vo vu ngo duong dinh truong trinh doan luong luu quach kieu phung vuong "
+    "nghiem diep nguyễn trần phạm hoàng huỳnh bùi võ vũ ngô dương đinh trương trịnh đoàn lương lưu quách kiều phùng "
+    "vương nghiêm diệp".split())
 # Romanised Korean full names: a family name of its own romanisation and a hyphenated two-syllable given name
 # ('Kim Min-jun', 'Min-jun Kim'). The corpus has no Kim at all, and the given name's syllables read as Chinese:
 # 7 of 24 hand-made rows were Chinese (GRU, session 20). Only family names that Chinese romanisations do not use
 # too (not Lee, Han, Song, Kang, Lim, Cho: 'Lee Teng-hui', 'Han Han'). Since session 23 also such a family name alone
 # (Jang, Jeong were Chinese, Baek Russian) and a two-word name whose given name is written as one word ('Kim Minjun'
-# was Russian 0.67), at Korean x KOREAN_NAME_BOOST.
+# was Russian 0.67), at Korean x FAMILY_NAME_BOOST.
 KOREAN_SURNAMES = {"kim", "park", "pak", "choi", "choe", "jung", "jeong", "yoon", "jang", "shin", "kwon", "hwang",
                    "ahn", "jeon", "moon", "baek", "bae", "ryu", "noh", "seo", "oh", "son", "ban", "yoo",
                    "heo", "chae", "kwak", "byun", "eom", "suh"}
 _KOREAN_SYLLABLE = re.compile(r"(?:kk|tt|pp|ss|jj|ch|sh|[gkndtrlmbpsjh])?[wy]?(?:ae|eo|eu|oe|ui|oo|ee|ou|[aeiou])"
                               r"(?:ng|[kntlmp])?")
-# Korean x50 in all, as Dutch for its particles: at x5 'Kim Minjun' stayed Russian; chosen over x20 on the rows above
-KOREAN_NAME_BOOST = 50.0
+# A family name that only one of our languages writes so (a Korean one, alone or with its given name; a Vietnamese one
+# alone): that language x50, as Dutch for its particles. At x5 'Kim Minjun' stayed Russian; x50 was chosen over x20
+# on the Korean rows (session 23).
+FAMILY_NAME_BOOST = 50.0
 _KOREAN_GIVEN_JOINED = re.compile(f"(?:{_KOREAN_SYLLABLE.pattern}){{2}}")  # 'minjun', 'jisoo', 'hyunwoo'
 # One Vietnamese syllable, its marks folded (onset, vowels, final): every word of such a name is one, where Dutch
 # names after 'van' mostly are not ('Ton van Dijk', 'Mai van Leeuwen').
@@ -209,12 +218,10 @@ ARABIC_GIVEN_NAMES = frozenset("""
 
 
 def arabic_given_names(normalised: str) -> tuple[int, int]:
-    """(how many of the name's origin words are Arabic given names, how many origin words it has); (0, -1) at once
-    for a name with none of them among its written words."""
-    if ARABIC_GIVEN_NAMES.isdisjoint(_WORD_SEPARATORS.split(normalised)):  # most names: one set look
-        return 0, -1
-    origin = origin_words(words(normalised))
-    return sum(w in ARABIC_GIVEN_NAMES for w in origin), len(origin)
+    """(how many of the name's origin words are Arabic given names, how many origin words it has); (0, -1) for a name
+    with none."""
+    origin = _origin_holding(normalised, ARABIC_GIVEN_NAMES)
+    return (0, -1) if origin is None else (sum(w in ARABIC_GIVEN_NAMES for w in origin), len(origin))
 
 
 # Letters that none of our 18 languages writes but languages we do not cover do: Turkish ı ş ğ İ, Romanian ș ț ţ,
@@ -290,14 +297,20 @@ def vietnamese_full_name(origin: list[str]) -> bool:
             and all(_VIETNAMESE_SYLLABLE.fullmatch(anyascii(w)) for w in origin))  # marks folded: nguyễn -> nguyen
 
 
+def _origin_holding(normalised: str, names: frozenset[str] | set[str]) -> list[str] | None:
+    """A name's origin words when one of `names` is among them, else None (most names: after one set look)."""
+    if names.isdisjoint(_WORD_SEPARATORS.split(normalised)):
+        return None
+    origin = origin_words(words(normalised))
+    return origin if not names.isdisjoint(origin) else None
+
+
 def korean_name(normalised: str) -> bool:
     """Whether a name reads as a romanised Korean one: a Korean family name alone ('kim', 'dr. kwon'), or among its
     words with a given name of two Korean syllables, hyphenated ('kim min-jun', 'min-jun, kim') or, in a name of two
     words, joined ('kim minjun', 'minjun kim'); not 'kim smith-jones', 'jo-ann park', 'kim jones'."""
-    if KOREAN_SURNAMES.isdisjoint(_WORD_SEPARATORS.split(normalised)):  # most names: one set look
-        return False
-    origin = origin_words(words(normalised))
-    if not KOREAN_SURNAMES.intersection(origin):
+    origin = _origin_holding(normalised, KOREAN_SURNAMES)
+    if origin is None:
         return False
     if len(origin) == 1:
         return True
@@ -308,6 +321,15 @@ def korean_name(normalised: str) -> bool:
         if len(halves) == 2 and all(_KOREAN_SYLLABLE.fullmatch(h) for h in halves):
             return True
     return False
+
+
+def family_name_labels(normalised: str) -> set[str]:
+    """The language of a family name only it writes so: 'kim', 'kim minjun', 'kim min-jun' -> Korean; 'bui',
+    'nguyễn' alone -> Vietnamese."""
+    if korean_name(normalised):
+        return {"Korean"}
+    origin = _origin_holding(normalised, VIETNAMESE_ONLY_SURNAMES)
+    return {"Vietnamese"} if origin is not None and len(origin) == 1 else set()
 
 
 # Mainland Chinese full names in pinyin ('Li Na', 'Hu Jun', 'Zhou Enlai'): every word one to four pinyin syllables,
@@ -352,22 +374,16 @@ _PINYIN_WORD = re.compile(f"(?:{'|'.join(sorted(PINYIN_SYLLABLES, key=len, rever
 def pinyin_full_name(normalised: str) -> bool:
     """Whether a name of two or more words reads as mainland pinyin: every word one to four pinyin syllables, one a
     Chinese family name, no hyphen ('li na', 'zhou enlai', 'jie chen'; not 'lee teng-hui', 'anna smith')."""
-    if "-" in normalised or PINYIN_SURNAMES.isdisjoint(_WORD_SEPARATORS.split(normalised)):  # most names: cheap looks
-        return False
-    origin = origin_words(words(normalised))
-    return (len(origin) >= 2 and not PINYIN_SURNAMES.isdisjoint(origin)
-            and all(_PINYIN_WORD.fullmatch(w) for w in origin))
+    origin = None if "-" in normalised else _origin_holding(normalised, PINYIN_SURNAMES)
+    return origin is not None and len(origin) >= 2 and all(_PINYIN_WORD.fullmatch(w) for w in origin)
 
 
 def particle_labels(normalised: str) -> set[str]:
     """Languages suggested by the name's particles: 'van der berg' -> Dutch, "o'neill" -> Irish; a Vietnamese
-    middle name after a Vietnamese family name -> Vietnamese ('nguyen van an'); a romanised Korean name -> Korean
-    ('kim min-jun', 'kim minjun', 'kim')."""
+    middle name after a Vietnamese family name -> Vietnamese ('nguyen van an')."""
     written = normalised.replace("-", " ").split()
     if VIETNAMESE_MIDDLE.intersection(written) and vietnamese_full_name(origin_words(words(normalised))):
         return {"Vietnamese"}
-    if korean_name(normalised):
-        return {"Korean"}
     found = set()
     for word in written:
         key = "o'" if word.startswith("o'") else "mac" if word.startswith("mac") and len(word) > 4 else \
@@ -384,13 +400,14 @@ def suffix_labels(normalised: str) -> set[str]:
 
 def latin_evidence(name: str) -> list[tuple[str, float]]:
     """(language, factor) for each piece of evidence in a Latin-script name that the corpus cannot teach:
-    diacritics, particles and prefixes, Korean family names, Arabic given names, pinyin full names, endings."""
+    diacritics, particles and prefixes, family names only one language writes, Arabic given names, pinyin full
+    names, endings."""
     particles = particle_labels(name)
     dutch = "Dutch" in particles and not DUTCH_PARTICLES.isdisjoint(name.replace("-", " ").split())
     return ([(label, DIACRITIC_BOOST) for label in diacritic_labels(name)]
             + [(label, PARTICLE_BOOST) for label in particles]
             + [("Dutch", DUTCH_PARTICLE_BOOST / PARTICLE_BOOST)] * dutch
-            + [("Korean", KOREAN_NAME_BOOST / PARTICLE_BOOST)] * (particles == {"Korean"})
+            + [(label, FAMILY_NAME_BOOST) for label in family_name_labels(name)]
             + [("Arabic", PARTICLE_BOOST)] * (0 < arabic_given_names(name)[0])
             + [("Chinese", PARTICLE_BOOST)] * pinyin_full_name(name)
             + [(label, SUFFIX_BOOST) for label in suffix_labels(name)])
