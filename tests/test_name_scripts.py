@@ -170,6 +170,25 @@ def test_vietnamese_family_names_alone(arch, lone):
         assert name_scripts.family_name_labels(normalise(name)) == set(), name
 
 
+@pytest.mark.parametrize("arch,more,full", [("gru", 29, 4), ("lstm", 25, 3), ("rnn", 27, 2)])
+def test_portuguese_endings(arch, more, full):
+    """Teixeira and Nogueira were Japanese, Carvalho Italian: -eira, -eiro, -lho and -lha, which of the corpus only
+    Portuguese lines end with (and Ferreira, Pereira under English too), multiply Portuguese by 50. Before: 21 of 40
+    hand-made Portuguese surnames with each model, and 2 / 1 / 1 of the blind full-name set's 4 Portuguese rows."""
+    predictor = NamePredictor.load(CHECKPOINTS / f"names-{arch}")
+    assert rows_right(predictor, "more:PORTUGUESE") >= (more, 40)
+    assert rows_right(predictor, "full-heldout:PORTUGUESE") >= (full, 4)
+    assert rows_right(predictor, "common:SPANISH") == (10, 10)
+    for name in ("teixeira", "pinheiro", "carvalho", "botelho", "dos santos ferreira"):
+        assert name_scripts.suffix_labels(name) == {"Portuguese"}, name
+    for name in ("herrera", "romero", "vallejo", "aglio", "ribera", "ferreras"):
+        assert name_scripts.suffix_labels(name) == set(), name
+    corpus = load_corpus(NAMES_DIR)
+    ending = [(n, corpus.labels[y]) for n, y in corpus.rows if name_scripts.suffix_labels(normalise(n)) - {"Czech"}]
+    assert {label for _, label in ending} == {"Portuguese", "English"}
+    assert {n for n, label in ending if label == "English"} == {"ferreira", "pereira"}
+
+
 @pytest.mark.parametrize("arch,first,heldout", [("gru", 27, 21), ("lstm", 27, 20), ("rnn", 30, 20)])
 def test_pinyin_full_names(arch, first, heldout):
     """'Li Na' and 'Sun Li' were Korean: the corpus's Chinese and Korean files share one-syllable words. A name of two or
