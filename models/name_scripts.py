@@ -163,8 +163,10 @@ def allowed_labels(text: str) -> set[str] | None:
     allowed = set()
     for script in scripts(text):
         allowed |= SCRIPT_LABELS.get(script, set())
-    if not allowed and (arabic_name(text) or len(set(arabic_given_names(text))) == 1):  # every word a given name
-        return {"Arabic"}
+    if not allowed:
+        given, words_in_all = arabic_given_names(text)
+        if arabic_name(text) or given == words_in_all:  # an Arabic name element, or Arabic given names only
+            return {"Arabic"}
     return allowed or None
 
 

@@ -193,8 +193,8 @@ def test_portuguese_endings(arch, more, full):
 def test_pinyin_full_names(arch, first, heldout):
     """'Li Na' and 'Sun Li' were Korean: the corpus's Chinese and Korean files share one-syllable words. A name of two or
     more pinyin words with a Chinese family name multiplies Chinese by 5. Before the rule: 26 / 22 / 22 of 30 rows
-    (GRU, LSTM, RNN) and 19 / 19 / 16 of 22 written after them; the Korean names it also reaches (Han Yuna) were wrong
-    2 / 1 / 1 of 8 before and 0 / 0 / 1 after, the cost README states."""
+    (GRU, LSTM, RNN) and 19 / 19 / 16 of 22 written after them; of 8 Korean names it also reaches (Han Yuna), 2 / 1 / 1
+    were right before and 0 / 0 / 1 after, the cost README states."""
     predictor = NamePredictor.load(CHECKPOINTS / f"names-{arch}")
     assert rows_right(predictor, "pinyin:CHINESE") >= (first, 30)
     assert rows_right(predictor, "pinyin-heldout:CHINESE") >= (heldout, 22)
