@@ -211,19 +211,21 @@ def arabic_name(normalised: str) -> bool:
 # name of another language is evidence (x PARTICLE_BOOST), not proof: Omar Bradley, Ali Smith. Left out: the names
 # that our other languages write too (Adam, Elias, Ismael, Sara, Nadia, Nora, Lina, Mona, Dalia, Isa, Idris).
 ARABIC_GIVEN_NAMES = frozenset("""
-    muhammad mohammed mohamed mohammad muhammed mohamad ahmed ahmad ali hassan hasan hussein hussain husain hussien
-    ibrahim ebrahim khalil mahmoud mahmood mahmud mustafa mostafa moustafa mustapha omar umar youssef yousef yusuf yousuf
-    yousif saleh salih saeed said sayed sayyid hamid hamed karim kareem rashid rachid rasheed nasser nasir naser jamal
-    gamal aziz khalid khaled abbas ismail osman othman uthman suleiman sulaiman soliman salah tariq tarek tarik amin amine
-    ameen ayoub ayub yasin yassin yassine issa musa moussa farouk farouq faruk hamza hamzah bilal anwar fahad fahd faisal
-    faysal nabil samir sameer walid waleed habib jamil jameel majid magdy mansour mansoor marwan mourad murad nour noor
-    nader qasim kassem qassem kasim rami riad riyad sami samy sharif sherif talal wael yahya zakaria zakariya zaid zayed
-    ziad ziyad adel adil amr ashraf ayman bashir bakr fouad fuad ghassan hatem hisham imad emad ihab jaber jabir kamal
-    kamel mahdi mehdi mounir munir nasr raed saad sabri salim saleem salem sultan tamer tawfiq yasser yasir younes youness
-    yunus zuhair hadi hakim hashem hashim ilyas abdallah abdullah
-    fatima fatma aisha aicha ayesha khadija khadijah zainab zaynab zeinab maryam mariam amina aminah noura yasmin yasmine
-    layla leila laila salma huda hoda rania hanan samira samia reem zahra asma asmaa basma ghada hiba iman imane jamila
-    karima latifa lubna manal maha malak marwa nawal nisreen rasha rawan safaa sahar wafaa widad yusra""".split())
+    muhammad mohammed mohamed mohammad muhammed mohamad ahmed ahmad ali hassan hasan hussein hussain husain
+    hussien ibrahim ebrahim khalil mahmoud mahmood mahmud mustafa mostafa moustafa mustapha omar umar youssef
+    yousef yusuf yousuf yousif saleh salih saeed said sayed sayyid hamid hamed karim kareem rashid rachid
+    rasheed nasser nasir naser jamal gamal aziz khalid khaled abbas ismail osman othman uthman suleiman sulaiman
+    soliman salah tariq tarek tarik amin amine ameen ayoub ayub yasin yassin yassine issa musa moussa farouk
+    farouq faruk hamza hamzah bilal anwar fahad fahd faisal faysal nabil samir sameer walid waleed habib jamil
+    jameel majid magdy mansour mansoor marwan mourad murad nour noor nader qasim kassem qassem kasim rami riad
+    riyad sami samy sharif sherif talal wael yahya zakaria zakariya zaid zayed ziad ziyad adel adil amr ashraf
+    ayman bashir bakr fouad fuad ghassan hatem hisham imad emad ihab jaber jabir kamal kamel mahdi mehdi mounir
+    munir nasr raed saad sabri salim saleem salem sultan tamer tawfiq yasser yasir younes youness yunus zuhair
+    hadi hakim hashem hashim ilyas abdallah abdullah
+    fatima fatma aisha aicha ayesha khadija khadijah zainab zaynab zeinab maryam mariam amina aminah noura
+    yasmin yasmine layla leila laila salma huda hoda rania hanan samira samia reem zahra asma asmaa basma ghada
+    hiba iman imane jamila karima latifa lubna manal maha malak marwa nawal nisreen rasha rawan safaa sahar
+    wafaa widad yusra""".split())
 
 
 def arabic_given_names(normalised: str) -> tuple[int, int]:

@@ -142,7 +142,8 @@ def test_romanised_korean_full_names(arch):
 def test_korean_family_names_alone_and_with_a_joined_given_name(arch, lone, joined):
     """Jeong and Jang alone were Chinese, 'Kim Minjun' Russian 0.67. The hand-made rows scored, before the rule, 36 /
     32 / 36 of 50 family names alone and 7 / 8 / 5 of 16 joined full names (GRU, LSTM, RNN); the forms that Chinese
-    writes too (Lee, Han, Song, Yang, Jin) are left to the models. The Chinese rows beside them did not move (README)."""
+    writes too (Lee, Han, Song, Yang, Jin) are left to the models. The Chinese rows beside them did not move
+    (README)."""
     predictor = NamePredictor.load(CHECKPOINTS / f"names-{arch}")
     assert rows_right(predictor, "lone:KOREAN") >= (lone, 50)
     assert rows_right(predictor, "joined:KOREAN") >= (joined, 16)
