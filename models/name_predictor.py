@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models import name_scripts, name_text
+from models import name_scripts, name_text, name_words
 from models.checkpoint import CheckpointError, cache_version, load_arrays, load_checkpoint, state_arrays
 from models.name_config import NameClassifierConfig, parameter_shapes
 from models.name_onnx import OnnxNameModel
@@ -17,8 +17,9 @@ from models.softmax import log_softmax, softmax
 
 RUNTIMES = ("onnx", "torch")
 # Besides the weights and the manifest, what decides a served probability: this file (calibration, how a full
-# name's parts combine), the script, diacritic and particle rules, and how a name is read into characters.
-SERVED_CODE = (Path(__file__), Path(name_scripts.__file__), Path(name_text.__file__))
+# name's parts combine), the script, diacritic and particle rules, how a name comes apart into words and how it
+# is read into characters.
+SERVED_CODE = (Path(__file__), Path(name_scripts.__file__), Path(name_words.__file__), Path(name_text.__file__))
 
 
 def name_config(manifest: dict) -> NameClassifierConfig:

@@ -16,8 +16,8 @@
   Particles and the Mac/Mc/O' prefixes also multiply their languages by PARTICLE_BOOST (Dutch's own particles
   by DUTCH_PARTICLE_BOOST in all), and the Czech feminine ending -ová and the Portuguese -eira, -eiro, -lho, -lha
   multiply their language by SUFFIX_BOOST.
-  Words that say nothing about origin are left out of the mean: leading forms of address and titles
-  (Dr., Mrs, Prof., Herr, Mme, Ing., ...), trailing suffixes (Jr., III, PhD, ...) and Latin initials (J.).
+  Words that say nothing about origin are left out of the mean (models/name_words.py): leading forms of address
+  and titles (Dr., Mrs, Prof., Herr, Mme, Ing., ...), trailing suffixes (Jr., III, PhD, ...) and Latin initials (J.).
   A Vietnamese middle name (Van, Thi) after a Vietnamese family name is not the Dutch particle: it is left out
   and multiplies Vietnamese by PARTICLE_BOOST ('Nguyen Van An').
   A family name only one of our languages writes so multiplies it by FAMILY_NAME_BOOST: a romanised Korean one
@@ -30,6 +30,8 @@ import unicodedata
 from functools import lru_cache
 
 from anyascii import anyascii
+
+from models.name_words import PARTICLES, WORD_SEPARATORS, bare_word, origin_words, words
 
 SCRIPT_LABELS = {"CYRILLIC": {"Russian"}, "GREEK": {"Greek"}, "HANGUL": {"Korean"}, "HIRAGANA": {"Japanese"},
                  "KATAKANA": {"Japanese"}, "ARABIC": {"Arabic"}, "CJK": {"Chinese", "Japanese"}}
@@ -63,8 +65,6 @@ DUTCH_PARTICLE_BOOST = 50.0
 SUFFIX_BOOST = 50.0
 SUFFIX_LABELS = {"ová": {"Czech"}, **{ending: {"Portuguese"} for ending in ("eira", "eiro", "eiras", "eiros",
                                                                           "lho", "lha", "lhos", "lhas")}}
-PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "di", "da", "dos", "das", "du", "la", "le", "ter",
-             "ten", "o", "o'", "ó", "ní", "mac", "mc", "al", "el", "bin", "ibn", "abu", "st", "y"}
 # A Vietnamese full name puts the family name first and very often a middle name that marks sex: Văn (men), Thị
 # (women). Written without diacritics (ASCII forms, passports), 'van' was read as the Dutch particle and 'le' as
 # the French one: 'Nguyen Van An' was Vietnamese 0.27 / Dutch 0.23, 'Le Van Luong' French (session 20). After one
@@ -310,7 +310,7 @@ def vietnamese_full_name(origin: list[str]) -> bool:
 
 def _origin_holding(normalised: str, names: frozenset[str] | set[str]) -> list[str] | None:
     """A name's origin words when one of `names` is among them, else None (most names: after one set look)."""
-    if names.isdisjoint(_WORD_SEPARATORS.split(normalised)):
+    if names.isdisjoint(WORD_SEPARATORS.split(normalised)):
         return None
     origin = origin_words(words(normalised))
     return origin if not names.isdisjoint(origin) else None
@@ -327,8 +327,8 @@ def korean_name(normalised: str) -> bool:
         return True
     if len(origin) == 2 and _KOREAN_GIVEN_JOINED.fullmatch(origin[1] if origin[0] in KOREAN_SURNAMES else origin[0]):
         return True
-    for word in _WORD_SEPARATORS.split(normalised):  # 'dr.min-jun park' too
-        halves = _bare(word).split("-")
+    for word in WORD_SEPARATORS.split(normalised):  # 'dr.min-jun park' too
+        halves = bare_word(word).split("-")
         if len(halves) == 2 and all(_KOREAN_SYLLABLE.fullmatch(h) for h in halves):
             return True
     return False
@@ -422,89 +422,6 @@ def latin_evidence(name: str) -> list[tuple[str, float]]:
             + [("Arabic", PARTICLE_BOOST)] * (0 < arabic_given_names(name)[0])
             + [("Chinese", PARTICLE_BOOST)] * pinyin_full_name(name)
             + [(label, SUFFIX_BOOST) for label in suffix_labels(name)])
-
-
-# Only words that are not also common names: nameparser's list (~600 titles) holds King, Judge and Dean,
-# and a parse costs ~0.3 ms, more than this whole step on the request path. Written without dots (Ph.D. -> phd).
-HONORIFICS = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "rev", "herr", "frau", "mme", "mlle",
-              "madame", "monsieur", "sr", "sra", "srta", "dott", "dottssa", "ing", "mgr", "hr", "fr",
-              # session 21: Italian, Spanish, French, Dutch and Greek forms of address; German, Austrian and Czech
-              # titles (Dipl.-Ing., Mag., MUDr.). Not 'eng' (a corpus surname), 'don', 'phil' or 'nat' (given names).
-              "sig", "sigra", "signor", "signora", "avv", "dña", "lic", "pr", "dhr", "mevr", "mw", "kyrios", "kyria",
-              "dipl", "kfm", "mag", "bc", "mudr", "judr", "phdr", "rndr", "mvdr"}
-SUFFIXES = {"jr", "jnr", "sr", "snr", "ii", "iii", "iv", "phd", "md", "esq"}
-# Words that introduce a birth name ('Anna Schmidt geb. Müller', 'Kowalska z domu Nowak'): dropped between two
-# name words only ('Nee' alone, first or last is a surname: 倪).
-BIRTH_NAME_MARKERS = {"née", "nee", "né", "geb", "geborene", "geboren", "domu", "roz", "rozená", "nata", "nato"}
-_TITLES_AND_SUFFIXES = HONORIFICS | SUFFIXES
-
-
-def _abbreviation(word: str) -> str:
-    """A word as the title and suffix lists write it: 'ph.d' -> 'phd', 'dott.ssa' -> 'dottssa'."""
-    return word.replace(".", "")
-
-
-def _is_abbreviated(word: str, written: str) -> bool:
-    """'med' of 'med.': two or more letters written with a closing dot."""
-    return len(word) > 1 and word.isalpha() and written.endswith(".")
-
-
-def _is_initial(word: str, written: str) -> bool:
-    """'j' (of 'j.' or 'j'): a single ASCII letter (not 'ý', a Vietnamese given name; not a Han character), and
-    not a particle (o, y: 'garcía y lópez') unless written with a dot ('nakamura, y.')."""
-    return len(word) == 1 and word.isascii() and word.isalpha() and (word not in PARTICLES or written.endswith("."))
-
-
-_EDGE_PUNCTUATION = re.compile(r"^\W+|\W+$")  # quotes (single ones too), brackets, dots, commas around a word
-_DOT_BEFORE_LETTER = re.compile(r"\.(?=\w)")
-_WORD_SEPARATORS = re.compile(r"[\s,.]+")  # words with their hyphens: 'dr.min-jun, kim' -> dr, min-jun, kim
-_INITIALS = re.compile(r"(?:\w\.)+\w?")  # 'j.r', 'm.d': single letters with dots (J.R. is initials, not Jr.)
-
-
-def _bare(word: str) -> str:
-    """A word without the punctuation around it. The corpus has apostrophes only between letters, so one at a
-    word's edge is a quote ('Bob', read as Irish before); an elided particle written apart (o', d') keeps its own."""
-    if word[:1].isalnum() and word[-1:].isalnum():  # most words: no regex
-        return word
-    bare = _EDGE_PUNCTUATION.sub("", word)
-    return bare + "'" if len(bare) == 1 and word.endswith("'") else bare
-
-
-def words(normalised: str) -> list[str]:
-    """Words as written: split on spaces, hyphens and commas ('smith,john' too), and after a dot that a letter
-    follows ('j.r.' -> 'j.', 'r.'; 'dr.smith' -> 'dr.', 'smith'), except in titles and degrees of more than
-    single letters ('ph.d.', 'dott.ssa'; 'm.d.' comes apart into initials, dropped all the same). No corpus
-    name holds a dot."""
-    written = normalised.replace("-", " ").replace(",", " ").split()
-    if "." not in normalised:
-        return written
-    out = []
-    for word in written:
-        bare = _bare(word)
-        keep = not _INITIALS.fullmatch(bare) and _abbreviation(bare) in _TITLES_AND_SUFFIXES
-        out += [word] if keep else _DOT_BEFORE_LETTER.sub(". ", word).split()
-    return out
-
-
-def origin_words(written: list[str]) -> list[str]:
-    """The words that can say where a name comes from: punctuation around words stripped, leading forms of
-    address and titles, trailing suffixes, initials and the word before a birth name dropped ('prof. dr. j.
-    schmidt jr.' -> ['schmidt'], 'anna schmidt geb. müller' -> ['anna', 'schmidt', 'müller']); all of them if
-    nothing else is left."""
-    pairs = [(bare, w) for w in written if (bare := _bare(w))] or [(w, w) for w in written]
-    start, end = 0, len(pairs)
-    while start < end and _abbreviation(pairs[start][0]) in HONORIFICS:
-        start += 1
-    # After a title, a word written abbreviated belongs to it: 'dr. med.', 'dr. rer. nat.' (no corpus name holds a
-    # dot); never the last word, which is the name ('dr. smith.').
-    while 0 < start < end - 1 and _is_abbreviated(*pairs[start]):
-        start += 1
-    while end > start and _abbreviation(pairs[end - 1][0]) in SUFFIXES:
-        end -= 1
-    last = end - 1
-    kept = [bare for i, (bare, w) in enumerate(pairs[start:end], start)
-            if not _is_initial(bare, w) and not (bare in BIRTH_NAME_MARKERS and start < i < last)]
-    return kept or [bare for bare, _ in pairs]
 
 
 # Japanese passports write a long final ō as 'oh' (SATOH, KONDOH), and many people write it 'ou' (Satou): the corpus

@@ -7,7 +7,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models import metrics, name_scripts
+from models import metrics, name_scripts, name_words
 from models.calibration import fit_temperature
 from models.evaluate_realworld import DECORATIONS, DOTTED, load_eval_set
 from models.name_predictor import NamePredictor
@@ -101,7 +101,7 @@ def test_joined_particles_are_written_apart():
     for unchanged in ("Deluca", "DELUCA", "Dean", "McDonald", "MacArthur", "O'Brien", "OJ Smith", "Oscar"):
         assert normalise(unchanged) == unchanged.lower(), unchanged
     assert name_scripts.tokens(normalise("Jan VanDerBerg")) == ["jan", "van der berg"]
-    assert {p.lower() for p in JOINED_PARTICLES} <= name_scripts.PARTICLES  # each one attaches to what follows
+    assert {p.lower() for p in JOINED_PARTICLES} <= name_words.PARTICLES  # each one attaches to what follows
 
 
 def test_no_corpus_line_changes_with_the_rules_for_forms():
@@ -110,12 +110,12 @@ def test_no_corpus_line_changes_with_the_rules_for_forms():
     lines = [line for path in sorted(NAMES_DIR.glob("*.txt")) for line in path.read_text(encoding="utf-8").splitlines()]
     assert len(lines) > 18_000
     assert [line for line in lines if split_joined_particles(APOSTROPHE_LIKE.sub("'", line)) != line] == []
-    assert all(name_scripts.origin_words(normalise(line).split()) == normalise(line).split()
+    assert all(name_words.origin_words(normalise(line).split()) == normalise(line).split()
                for line in lines if "'" in line)  # no corpus apostrophe is read as a quote
     assert not [line for line in lines if name_scripts.vietnamese_full_name(
-        name_scripts.origin_words(name_scripts.words(normalise(line))))]  # the Vietnamese middle-name rule
+        name_words.origin_words(name_words.words(normalise(line))))]  # the Vietnamese middle-name rule
     names = [normalise(line) for line in lines]
-    several = [name for name in names if len(name_scripts.origin_words(name_scripts.words(name))) > 1]
+    several = [name for name in names if len(name_words.origin_words(name_words.words(name))) > 1]
     assert not [name for name in several if name_scripts.korean_name(name)]  # nor the Korean one (a name alone is)
     assert not [line for line in lines if name_scripts.pinyin_full_name(normalise(line))]  # nor the pinyin one
     assert not [line for line in lines if name_scripts.arabic_name(normalise(line))]  # nor the Arabic elements
