@@ -246,8 +246,9 @@ OTHER_LANGUAGE_LETTERS = frozenset("ıİşŞğĞșȘțȚţŢøØåÅőŐűŰðÐ
 # name ends so; not the ASCII -ic or -vic (Antic, Michalovic are corpus names), nor -aitis or -sson (corpus names
 # under Russian and English).
 OTHER_LANGUAGE_ENDINGS = ("escu", "eanu", "ić", "auskas", "oglu", "dottir", "dóttir")
-# An ending after at least two letters of the same word, at the end of that word
-_OTHER_LANGUAGE_ENDING = re.compile(rf"\w\w({'|'.join(OTHER_LANGUAGE_ENDINGS)})(?![^\s,.\-])")
+# An ending after at least two letters of the same word, at the end of that word (a quote or bracket may follow:
+# this reads the name as sent)
+_OTHER_LANGUAGE_ENDING = re.compile(rf"\w\w({'|'.join(OTHER_LANGUAGE_ENDINGS)})(?!\w)")
 
 
 def other_language_evidence(name: str) -> list[str]:
@@ -308,9 +309,14 @@ def vietnamese_full_name(origin: list[str]) -> bool:
             and all(_VIETNAMESE_SYLLABLE.fullmatch(anyascii(w)) for w in origin))  # marks folded: nguyễn -> nguyen
 
 
+_NON_WORD = re.compile(r"\W+")
+
+
 def _origin_holding(normalised: str, names: frozenset[str] | set[str]) -> list[str] | None:
-    """A name's origin words when one of `names` is among them, else None (most names: after one set look)."""
-    if names.isdisjoint(WORD_SEPARATORS.split(normalised)):
+    """A name's origin words when one of `names` is among them, else None (most names: after one set look). The look
+    splits on every non-word character, hyphens too ('omar-khaled'): no list word holds one, so it never turns away a
+    name whose origin words hold a list word."""
+    if names.isdisjoint(_NON_WORD.split(normalised)):
         return None
     origin = origin_words(words(normalised))
     return origin if not names.isdisjoint(origin) else None

@@ -1,7 +1,7 @@
 """Name normalisation and character encoding, shared by training and serving.
 
-Decisions (see README "Names"): apostrophe look-alikes to ', NFKC-normalise, write particles joined to a name
-apart (DeLuca -> De Luca, OBrien -> O'Brien), lower-case, collapse whitespace; keep
+Decisions (see README "Names"): apostrophe look-alikes to ', NFKC-normalise, drop quotes and brackets, write
+particles joined to a name apart (DeLuca -> De Luca, OBrien -> O'Brien), lower-case, collapse whitespace; keep
 accented letters (ř, ł, ß, ñ carry language evidence); a character outside the training
 vocabulary falls back to its ASCII transliteration (anyascii) letter by letter, then to
 <unk>. Names are truncated to MAX_NAME_CHARS. No input can make the encoder raise.
@@ -48,15 +48,29 @@ def split_joined_particles(name: str) -> str:
 APOSTROPHE_LIKE = re.compile("[’‘´`ʼʹ′ʻ]")  # a regex, not str.translate: ~5x faster on a name with none
 
 
+# Quotes and brackets (Unicode's opening, closing and initial/final quote punctuation: Ps Pe Pi Pf, as
+# tests/test_name_scripts.py checks), the ASCII double quote, and an apostrophe that opens a word or closes one
+# (but a one-letter word's): around a name or a word of it they say nothing about its origin ('Khaled', (Bui), «Kim»,
+# Robert "Bob" Smith), and every rule then reads the name as it reads the plain one. An apostrophe inside a word
+# (O'Brien) or after a one-letter particle written apart (o' neill, d' angelo) stays. No corpus line holds any.
+QUOTES_AND_BRACKETS = ("()[]{}«»༺༻༼༽᚛᚜‘’‚‛“”„‟‹›⁅⁆⁽⁾₍₎⌈⌉⌊⌋〈〉❨❩❪❫❬❭❮❯❰❱❲❳❴❵⟅⟆⟦⟧⟨⟩⟪⟫⟬⟭⟮⟯⦃⦄⦅⦆⦇⦈⦉⦊⦋⦌⦍⦎⦏⦐⦑⦒⦓⦔⦕⦖"
+                       "⦗⦘⧘⧙⧚⧛⧼⧽⸂⸃⸄⸅⸉⸊⸌⸍⸜⸝⸠⸡⸢⸣⸤⸥⸦⸧⸨⸩⹂⹕⹖⹗⹘⹙⹚⹛⹜〈〉《》「」『』【】〔〕〖〗〘〙〚〛〝〞〟﴾﴿︗︘︵︶︷︸︹︺︻︼︽︾︿﹀﹁﹂"
+                       "﹃﹄﹇﹈﹙﹚﹛﹜﹝﹞（）［］｛｝｟｠｢｣")
+_OPENING_QUOTE_OR_BRACKET = re.compile(rf"[\"{re.escape(QUOTES_AND_BRACKETS)}]|(?<!\w)'+")
+_CLOSING_APOSTROPHE = re.compile(r"(?<!\s\w)(?<!^\w)'+(?!\w)")  # once the others went: "(o' neill)", "'o' neill'"
+
+
 def normalise(name: str) -> str:
     """Canonical form used for training rows, cache keys, script checks and model input. NFKC, not just NFC:
     a phone keyboard or a Japanese IME may send full-width Ｎａｋａｍｕｒａ or half-width ﾀﾅｶ, whose letters
     are then the plain ones (the corpus has no compatibility forms, so training reads the same either way).
-    Invisible format characters go (models/invisible.py), apostrophes become ' and particles joined to a name come
-    apart first, as the corpus writes them (no corpus line changes)."""
+    Invisible format characters go (models/invisible.py), apostrophes become ', quotes and brackets go, and
+    particles joined to a name come apart first, as the corpus writes them (no corpus line changes)."""
     # Apostrophes before NFKC, which splits ´, and after it too, which makes some (ŉ -> ʼn, Greek ʹ -> ʹ), so that
     # normalise(normalise(x)) == normalise(x): the model reads tokens normalised once more (CharVocab.encode).
     name = APOSTROPHE_LIKE.sub("'", unicodedata.normalize("NFKC", APOSTROPHE_LIKE.sub("'", visible(name))))
+    if not name.replace(" ", "").isalpha():  # most names are letters and spaces only: no regex
+        name = _CLOSING_APOSTROPHE.sub(" ", _OPENING_QUOTE_OR_BRACKET.sub(" ", name))  # 'smith(jones)': two words
     return " ".join(split_joined_particles(name).lower().split())
 
 
