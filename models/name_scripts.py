@@ -31,7 +31,7 @@ from functools import lru_cache
 
 from anyascii import anyascii
 
-from models.name_words import PARTICLES, WORD_SEPARATORS, bare_word, origin_words, words
+from models.name_words import PARTICLES, WORD_SEPARATORS, bare_word, bare_words, origin_words, words
 
 SCRIPT_LABELS = {"CYRILLIC": {"Russian"}, "GREEK": {"Greek"}, "HANGUL": {"Korean"}, "HIRAGANA": {"Japanese"},
                  "KATAKANA": {"Japanese"}, "ARABIC": {"Arabic"}, "CJK": {"Chinese", "Japanese"}}
@@ -246,9 +246,9 @@ OTHER_LANGUAGE_LETTERS = frozenset("ıİşŞğĞșȘțȚţŢøØåÅőŐűŰðÐ
 # name ends so; not the ASCII -ic or -vic (Antic, Michalovic are corpus names), nor -aitis or -sson (corpus names
 # under Russian and English).
 OTHER_LANGUAGE_ENDINGS = ("escu", "eanu", "ić", "auskas", "oglu", "dottir", "dóttir")
-# An ending after at least two letters of the same word, at the end of that word (a quote or bracket may follow:
-# this reads the name as sent)
-_OTHER_LANGUAGE_ENDING = re.compile(rf"\w\w({'|'.join(OTHER_LANGUAGE_ENDINGS)})(?!\w)")
+# An ending after at least two letters of the same word, at the end of its letters (punctuation or a digit may
+# follow: this reads the name as sent)
+_OTHER_LANGUAGE_ENDING = re.compile(rf"\w\w({'|'.join(OTHER_LANGUAGE_ENDINGS)})(?![^\W\d_])")
 
 
 def other_language_evidence(name: str) -> list[str]:
@@ -309,14 +309,14 @@ def vietnamese_full_name(origin: list[str]) -> bool:
             and all(_VIETNAMESE_SYLLABLE.fullmatch(anyascii(w)) for w in origin))  # marks folded: nguyễn -> nguyen
 
 
-_NON_WORD = re.compile(r"\W+")
+_NOT_LETTERS = re.compile(r"[\W\d_]+")
 
 
 def _origin_holding(normalised: str, names: frozenset[str] | set[str]) -> list[str] | None:
     """A name's origin words when one of `names` is among them, else None (most names: after one set look). The look
-    splits on every non-word character, hyphens too ('omar-khaled'): no list word holds one, so it never turns away a
-    name whose origin words hold a list word."""
-    if names.isdisjoint(_NON_WORD.split(normalised)):
+    splits on everything but letters, hyphens and digits too ('omar-khaled', 'kim2'): no list word holds any, so it
+    never turns away a name whose origin words hold a list word."""
+    if names.isdisjoint(_NOT_LETTERS.split(normalised)):
         return None
     origin = origin_words(words(normalised))
     return origin if not names.isdisjoint(origin) else None
@@ -388,17 +388,20 @@ PINYIN_SURNAMES = frozenset("""
 _PINYIN_WORD = re.compile(f"(?:{'|'.join(sorted(PINYIN_SYLLABLES, key=len, reverse=True))}){{1,4}}")
 
 
+_HYPHENATED = re.compile(r"[^\W\d_]-[^\W\d_]")  # a hyphen between letters: 'teng-hui', not 'li na -'
+
+
 def pinyin_full_name(normalised: str) -> bool:
     """Whether a name of two or more words reads as mainland pinyin: every word one to four pinyin syllables, one a
     Chinese family name, no hyphen ('li na', 'zhou enlai', 'jie chen'; not 'lee teng-hui', 'anna smith')."""
-    origin = None if "-" in normalised else _origin_holding(normalised, PINYIN_SURNAMES)
+    origin = None if _HYPHENATED.search(normalised) else _origin_holding(normalised, PINYIN_SURNAMES)
     return origin is not None and len(origin) >= 2 and all(_PINYIN_WORD.fullmatch(w) for w in origin)
 
 
 def particle_labels(normalised: str) -> set[str]:
     """Languages suggested by the name's particles: 'van der berg' -> Dutch, "o'neill" -> Irish; a Vietnamese
     middle name after a Vietnamese family name -> Vietnamese ('nguyen van an')."""
-    written = normalised.replace("-", " ").split()
+    written = bare_words(normalised)
     if VIETNAMESE_MIDDLE.intersection(written) and vietnamese_full_name(origin_words(words(normalised))):
         return {"Vietnamese"}
     found = set()
@@ -411,7 +414,7 @@ def particle_labels(normalised: str) -> set[str]:
 
 def suffix_labels(normalised: str) -> set[str]:
     """Languages suggested by a word's ending: 'nováková' -> Czech."""
-    return {label for word in normalised.replace("-", " ").split()
+    return {label for word in bare_words(normalised)
             for suffix, labels in SUFFIX_LABELS.items() if word.endswith(suffix) for label in labels}
 
 
@@ -420,7 +423,7 @@ def latin_evidence(name: str) -> list[tuple[str, float]]:
     diacritics, particles and prefixes, family names only one language writes, Arabic given names, pinyin full
     names, endings."""
     particles = particle_labels(name)
-    dutch = "Dutch" in particles and not DUTCH_PARTICLES.isdisjoint(name.replace("-", " ").split())
+    dutch = "Dutch" in particles and not DUTCH_PARTICLES.isdisjoint(bare_words(name))
     return ([(label, DIACRITIC_BOOST) for label in diacritic_labels(name)]
             + [(label, PARTICLE_BOOST) for label in particles]
             + [("Dutch", DUTCH_PARTICLE_BOOST / PARTICLE_BOOST)] * dutch

@@ -1,6 +1,6 @@
 """Name normalisation and character encoding, shared by training and serving.
 
-Decisions (see README "Names"): apostrophe look-alikes to ', NFKC-normalise, drop quotes and brackets, write
+Decisions (see README "Names"): apostrophe look-alikes to ', NFKC-normalise, drop punctuation and symbols, write
 particles joined to a name apart (DeLuca -> De Luca, OBrien -> O'Brien), lower-case, collapse whitespace; keep
 accented letters (ř, ł, ß, ñ carry language evidence); a character outside the training
 vocabulary falls back to its ASCII transliteration (anyascii) letter by letter, then to
@@ -27,7 +27,7 @@ JOINED_PARTICLES = ("De", "Di", "Da", "Del", "Della", "Du", "Dos", "Das", "Le", 
                     "Ter", "Ten")
 _UPPER, _LOWER = "A-ZÀ-ÖØ-Þ", "a-zß-öø-ÿ"  # Latin letters: ASCII and Latin-1
 # One pass finds both kinds (a name with neither, nearly every name, costs one search): group 1 is a particle.
-_JOINED = re.compile(rf"(?<![^\s-])(?:({'|'.join(JOINED_PARTICLES)})|O)(?=[{_UPPER}][{_LOWER}])")
+_JOINED = re.compile(rf"(?<![^\s\-.,])(?:({'|'.join(JOINED_PARTICLES)})|O)(?=[{_UPPER}][{_LOWER}])")
 
 
 def _apart(match: re.Match) -> str:
@@ -48,29 +48,49 @@ def split_joined_particles(name: str) -> str:
 APOSTROPHE_LIKE = re.compile("[’‘´`ʼʹ′ʻ]")  # a regex, not str.translate: ~5x faster on a name with none
 
 
-# Quotes and brackets (Unicode's opening, closing and initial/final quote punctuation: Ps Pe Pi Pf, as
-# tests/test_name_scripts.py checks), the ASCII double quote, and an apostrophe that opens a word or closes one
-# (but a one-letter word's): around a name or a word of it they say nothing about its origin ('Khaled', (Bui), «Kim»,
-# Robert "Bob" Smith), and every rule then reads the name as it reads the plain one. An apostrophe inside a word
-# (O'Brien) or after a one-letter particle written apart (o' neill, d' angelo) stays. No corpus line holds any.
-QUOTES_AND_BRACKETS = ("()[]{}«»༺༻༼༽᚛᚜‘’‚‛“”„‟‹›⁅⁆⁽⁾₍₎⌈⌉⌊⌋〈〉❨❩❪❫❬❭❮❯❰❱❲❳❴❵⟅⟆⟦⟧⟨⟩⟪⟫⟬⟭⟮⟯⦃⦄⦅⦆⦇⦈⦉⦊⦋⦌⦍⦎⦏⦐⦑⦒⦓⦔⦕⦖"
-                       "⦗⦘⧘⧙⧚⧛⧼⧽⸂⸃⸄⸅⸉⸊⸌⸍⸜⸝⸠⸡⸢⸣⸤⸥⸦⸧⸨⸩⹂⹕⹖⹗⹘⹙⹚⹛⹜〈〉《》「」『』【】〔〕〖〗〘〙〚〛〝〞〟﴾﴿︗︘︵︶︷︸︹︺︻︼︽︾︿﹀﹁﹂"
-                       "﹃﹄﹇﹈﹙﹚﹛﹜﹝﹞（）［］｛｝｟｠｢｣")
-_OPENING_QUOTE_OR_BRACKET = re.compile(rf"[\"{re.escape(QUOTES_AND_BRACKETS)}]|(?<!\w)'+")
+# Punctuation and symbols say nothing about where a name comes from, and the corpus writes none but ' - . , : / (one
+# line each for : and /): quotes and brackets around a name or a word ('Khaled', (Bui), «Kim», Robert "Bob" Smith),
+# a full stop or a required-field star after it, @ or # before it, underscores for spaces, emoji. Every other
+# punctuation or symbol character (Unicode categories P* and S*) reads as a space, a dash as a hyphen (Smith–Jones),
+# and an apostrophe that opens a word or closes one (but a one-letter word's: o' neill, d' angelo) goes too, so every
+# rule reads the name as it reads the plain one. No corpus line reads differently.
+_CORPUS_PUNCTUATION = frozenset("'-.,:/")
+_PLAIN = re.compile(r"(?:[^\W_]|[\s'\-.,])*")  # letters, digits, spaces, ' - . , only: most names, no loop
+_OPENING_APOSTROPHE = re.compile(r"(?<!\w)'+")
 _CLOSING_APOSTROPHE = re.compile(r"(?<!\s\w)(?<!^\w)'+(?!\w)")  # once the others went: "(o' neill)", "'o' neill'"
+# Pronouns written with a name (Alex Smith (she/her), he/they): a set of two or more joined by slashes goes.
+PRONOUNS = ("he", "him", "his", "she", "her", "hers", "they", "them", "their", "theirs", "ze", "zir", "hir", "xe",
+            "xem", "it", "its", "any", "all", "e", "em", "ey", "fae", "faer")
+_PRONOUN_SET = re.compile(rf"(?<!\S)(?:{'|'.join(PRONOUNS)})(?:/(?:{'|'.join(PRONOUNS)}))+(?!\S)", re.IGNORECASE)
+
+
+def _without_symbols(name: str) -> str:
+    out = []
+    for i, ch in enumerate(name):
+        category = unicodedata.category(ch)
+        # An @ after a word is an e-mail address's, which is not a name and keeps reading as before (not_family_names
+        # .tsv: GRU low_confidence on 44 % of them); one before a word is a handle's (@deluca) and goes
+        keep = ch in _CORPUS_PUNCTUATION or category[0] not in "PS" or (ch == "@" and i and name[i - 1].isalnum())
+        out.append(ch if keep else "-" if category == "Pd" else " ")
+    return "".join(out)
 
 
 def normalise(name: str) -> str:
     """Canonical form used for training rows, cache keys, script checks and model input. NFKC, not just NFC:
     a phone keyboard or a Japanese IME may send full-width Ｎａｋａｍｕｒａ or half-width ﾀﾅｶ, whose letters
     are then the plain ones (the corpus has no compatibility forms, so training reads the same either way).
-    Invisible format characters go (models/invisible.py), apostrophes become ', quotes and brackets go, and
+    Invisible format characters go (models/invisible.py), apostrophes become ', other punctuation and symbols go, and
     particles joined to a name come apart first, as the corpus writes them (no corpus line changes)."""
     # Apostrophes before NFKC, which splits ´, and after it too, which makes some (ŉ -> ʼn, Greek ʹ -> ʹ), so that
     # normalise(normalise(x)) == normalise(x): the model reads tokens normalised once more (CharVocab.encode).
     name = APOSTROPHE_LIKE.sub("'", unicodedata.normalize("NFKC", APOSTROPHE_LIKE.sub("'", visible(name))))
-    if not name.replace(" ", "").isalpha():  # most names are letters and spaces only: no regex
-        name = _CLOSING_APOSTROPHE.sub(" ", _OPENING_QUOTE_OR_BRACKET.sub(" ", name))  # 'smith(jones)': two words
+    if not name.replace(" ", "").isalpha():  # most names are letters and spaces only: none of this
+        if not _PLAIN.fullmatch(name):
+            name = _without_symbols(name)  # a space, not nothing: 'smith(jones)' is two words
+        if "'" in name:
+            name = _CLOSING_APOSTROPHE.sub(" ", _OPENING_APOSTROPHE.sub(" ", name))
+        if "/" in name:
+            name = _PRONOUN_SET.sub(" ", name)
     return " ".join(split_joined_particles(name).lower().split())
 
 

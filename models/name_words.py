@@ -38,17 +38,22 @@ def _is_initial(word: str, written: str) -> bool:
     return len(word) == 1 and word.isascii() and word.isalpha() and (word not in PARTICLES or written.endswith("."))
 
 
-_EDGE_PUNCTUATION = re.compile(r"^\W+|\W+$")  # quotes (single ones too), brackets, dots, commas around a word
+# Punctuation around a word (dots, commas, an apostrophe normalise left), and digits: none is part of a name
+# ('smith2', a username; the corpus's three such lines, 'Rafaj1', are typing slips)
+_EDGE_PUNCTUATION = re.compile(r"^[\W\d_]+|[\W\d_]+$")
+_ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)\.?")
 _DOT_BEFORE_LETTER = re.compile(r"\.(?=\w)")
 WORD_SEPARATORS = re.compile(r"[\s,.]+")  # words with their hyphens: 'dr.min-jun, kim' -> dr, min-jun, kim
 _INITIALS = re.compile(r"(?:\w\.)+\w?")  # 'j.r', 'm.d': single letters with dots (J.R. is initials, not Jr.)
 
 
 def bare_word(word: str) -> str:
-    """A word without the punctuation around it. The corpus has apostrophes only between letters, so one at a
+    """A word without the punctuation and digits around it. The corpus has apostrophes only between letters, so one at a
     word's edge is a quote ('Bob', read as Irish before); an elided particle written apart (o', d') keeps its own."""
-    if word[:1].isalnum() and word[-1:].isalnum():  # most words: no regex
+    if word[:1].isalpha() and word[-1:].isalpha():  # most words: no regex
         return word
+    if _ORDINAL.fullmatch(word):  # 'smith 2nd', like 'ii'
+        return ""
     bare = _EDGE_PUNCTUATION.sub("", word)
     return bare + "'" if len(bare) == 1 and word.endswith("'") else bare
 
@@ -67,6 +72,12 @@ def words(normalised: str) -> list[str]:
         keep = not _INITIALS.fullmatch(bare) and _abbreviation(bare) in _TITLES_AND_SUFFIXES
         out += [word] if keep else _DOT_BEFORE_LETTER.sub(". ", word).split()
     return out
+
+
+def bare_words(normalised: str) -> list[str]:
+    """Every word as written, without the punctuation around it: what the particle and ending rules read ('nováková.'
+    -> ['nováková'])."""
+    return [bare for word in words(normalised) if (bare := bare_word(word))]
 
 
 def origin_words(written: list[str]) -> list[str]:

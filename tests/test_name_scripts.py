@@ -12,7 +12,7 @@ from models import metrics, name_scripts, name_words
 from models.calibration import fit_temperature
 from models.evaluate_realworld import DECORATIONS, DOTTED, load_eval_set
 from models.name_predictor import NamePredictor
-from models.name_text import APOSTROPHE_LIKE, JOINED_PARTICLES, QUOTES_AND_BRACKETS, normalise, split_joined_particles
+from models.name_text import APOSTROPHE_LIKE, JOINED_PARTICLES, normalise, split_joined_particles
 from models.names_data import load_corpus
 from models.paths import CHECKPOINTS, NAMES_DIR
 
@@ -445,23 +445,53 @@ def test_a_name_in_quotes_or_brackets_gets_the_plain_answer(gru):
         assert [name_scripts.other_language_evidence(q) for q in quoted] == evidence, quote("name")
 
 
+# What else a form's name field gets around a name or between its words, none of which says where it comes from:
+# punctuation after it (a full stop, a required-field star), a symbol before it (@, #), a number after it (a username,
+# a second account), pronouns, underscores or en dashes for spaces and hyphens.
+ADDED = [lambda n: f"{n}.", lambda n: f"{n}!", lambda n: f"{n}?", lambda n: f"{n};", lambda n: f"{n}*",
+         lambda n: f"*{n}", lambda n: f"@{n}", lambda n: f"#{n}", lambda n: f"{n}...", lambda n: f"{n} -",
+         lambda n: f"{n}-", lambda n: f"{n}+", lambda n: f"{n}2", lambda n: f"{n} 2", lambda n: f"{n} 2nd",
+         lambda n: f"{n} (he/him)", lambda n: f"{n} she/her", lambda n: f"{n} (they/them)", lambda n: f"{n} 😀",
+         lambda n: n.replace(" ", "_"), lambda n: n.replace("-", "–"), lambda n: f"{n} ✓", lambda n: f"¡{n}!"]
+
+
+def test_what_forms_add_around_a_name_changes_no_answer(gru):
+    """Until session 24 (quotes already read as plain) a number after a name changed the GRU's top-1 for 559 of the
+    1,405 hand-made Latin-script rows (Novák2), pronouns for 516, underscores for spaces 388, a leading symbol 69
+    (*Ó Dónaill), a trailing full stop 24 (Nováková.: the ending rules read the word with its punctuation)."""
+    names = [name for name, _, category in load_eval_set() if not category.startswith(("native", "han"))]
+    plain = gru.probabilities(names)
+    evidence = [name_scripts.other_language_evidence(n) for n in names]
+    for add in ADDED:
+        sent = [add(n) for n in names]
+        different = [s for s, p, row in zip(sent, gru.probabilities(sent), plain) if not np.allclose(p, row, atol=1e-6)]
+        assert not different, (len(different), different[:10])
+        assert [name_scripts.other_language_evidence(s) for s in sent] == evidence, add("name")
+
+
 def test_given_names_joined_by_a_hyphen_are_read_as_words(gru):
     """Omar-Khaled was English 0.49: the list rules' quick look split on spaces, commas and dots, not hyphens."""
     assert top1(gru, "Omar-Khaled") == top1(gru, "Omar Khaled") == "Arabic"
     assert name_scripts.latin_evidence("omar-khaled") == name_scripts.latin_evidence("omar khaled")
 
 
-def test_the_quote_and_bracket_list_is_unicode_s_and_list_words_are_word_characters():
-    """normalise drops Unicode's opening, closing and initial/final quote punctuation (written out, not computed at
-    import: that takes 0.25 s; as NFKC leaves them); _origin_holding's quick look relies on list words being word characters only."""
+def test_normalise_keeps_no_punctuation_or_symbol_but_the_corpus_s_and_list_words_are_letters():
+    """Every character of Unicode's punctuation and symbol categories reads as a space (a dash as a hyphen) but the
+    corpus's own ' - . , : / and an e-mail address's @; _origin_holding's quick look relies on list words being letters only."""
     import sys
     import unicodedata
-    wanted = {chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) in ("Ps", "Pe", "Pi", "Pf")}
-    assert set(QUOTES_AND_BRACKETS) <= wanted  # normalise's NFKC comes first: 〈 U+2329 is 〈 U+3008 by then
-    assert all(set(unicodedata.normalize("NFKC", ch)) <= set(QUOTES_AND_BRACKETS) for ch in wanted)
+    kept = set("'-.,:/")
+    for code in range(sys.maxunicode + 1):
+        ch = chr(code)
+        if unicodedata.category(ch)[0] in "PS" and ch not in kept:
+            read = normalise(f"ab {ch}cd")
+            assert not [c for c in read if unicodedata.category(c)[0] in "PS" and c not in kept], (hex(code), read)
     for names in (name_scripts.ARABIC_GIVEN_NAMES, name_scripts.KOREAN_SURNAMES, name_scripts.PINYIN_SURNAMES,
                   name_scripts.VIETNAMESE_ONLY_SURNAMES):
-        assert all(re.fullmatch(r"\w+", name) for name in names)
+        assert all(name.isalpha() for name in names)
+    assert normalise("Smith–Jones") == "smith-jones" and normalise("Maxa/B") == "maxa/b"  # a corpus line, as it was
+    assert normalise("Emma.Mohammed@example.com") == "emma.mohammed@example.com"  # not a name: read as before
+    assert normalise("Alex Smith (She/They)") == "alex smith" and normalise("He") == "he"  # 何: a Chinese family name
     assert normalise("Robert \"Bob\" Smith") == "robert bob smith" and normalise("(O'Neill)") == "o'neill"
     assert normalise("'o' neill'") == "o' neill" and normalise("Smith(Jones)") == "smith jones"
     assert normalise("'Shin Min-a'") == "shin min-a" and normalise("(O' Neill)") == "o' neill"
