@@ -15,7 +15,7 @@ from prometheus_client.mmap_dict import MmapedDict
 log = logging.getLogger("gunicorn.error")
 CACHE_EVENTS = ("local_hit", "hit", "miss", "invalid", "error", "skipped", "refused", "write_skipped")
 HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}  # RFC 9110, 5789
-UNREAD_REASONS = ("unsupported_script", "unknown_characters")
+UNREAD_REASONS = ("unsupported_script", "unknown_characters", "punctuation_at_edge")
 CLOSE_REASONS = ("request_timeout", "silent", "response_timeout", "stopping")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)

@@ -88,8 +88,10 @@ def _review(ctx, reviewer, texts: list[str]):
         encoder.check(keys_in)  # before batching: one bad text must not fail other requests' batch
     except EncoderError as e:  # the schema's limits catch all but compatibility forms that lengthen a text (㎎ -> mg)
         raise ApiError(f"{e} (as the encoder reads it)", "invalid_text") from None
-    readable = [encoder.any_known(k, unknown) for k, unknown in read]  # the others: "not valid" without the model
-    ctx.metrics.without_model["unknown_characters"].inc(readable.count(False))
+    unread = [encoder.unread_reason(k, unknown) for k, unknown in read]  # "not valid" without the model
+    for reason in set(unread) - {None}:
+        ctx.metrics.without_model[reason].inc(unread.count(reason))
+    readable = [reason is None for reason in unread]
 
     def compute(normalised):
         return [round(s, 6) for s in ctx.registry.infer("entity-review", normalised)]

@@ -407,13 +407,14 @@ def test_inputs_answered_without_a_model_are_counted(client):
     def counts():
         text = client.get("/metrics").get_data(as_text=True)
         return {reason: series_value(text, f'inputs_without_model_total{{reason="{reason}"}}')
-                for reason in ("unsupported_script", "unknown_characters")}
+                for reason in ("unsupported_script", "unknown_characters", "punctuation_at_edge")}
     before = counts()
     post(client, "/classify", {"names": ["สมชาย", "Smith", "!!"]})
-    post(client, "/review-entity", {"texts": ["😀", "肺炎", "β受体阻滞剂"]})
+    post(client, "/review-entity", {"texts": ["😀", "肺炎", "β受体阻滞剂", "肺炎，", "（肺炎）", "肺炎，感染"]})
     after = counts()
     assert after["unsupported_script"] - before["unsupported_script"] == 2
     assert after["unknown_characters"] - before["unknown_characters"] == 1  # only texts with nothing known
+    assert after["punctuation_at_edge"] - before["punctuation_at_edge"] == 2  # not inside: 肺炎，感染
 
 
 @pytest.mark.parametrize("sent,plain", [("Ｎａｋａｍｕｒａ", "Nakamura"), ("ﾀﾅｶ", "タナカ"), ("Ｉｖａｎｏｖ", "Ivanov")])
