@@ -174,6 +174,27 @@ def test_vietnamese_family_names_alone(arch, lone):
         assert name_scripts.family_name_labels(normalise(name)) == set(), name
 
 
+@pytest.mark.parametrize("arch,more,common,blind", [("gru", 36, 9, 15), ("lstm", 35, 7, 12), ("rnn", 35, 9, 13)])
+def test_common_dutch_family_names(arch, more, common, blind):
+    """Bakker was Russian 0.67, de Vries French 0.58 and Virgil van Dijk Russian 0.59 (GRU): a common Dutch family name
+    that no other of our languages writes multiplies Dutch by 200, alone or with a given name. Before: 21 / 19 / 18 of
+    the 40 more:DUTCH rows and 5 / 3 / 6 of the 10 common:DUTCH ones (written before the list, so this is coverage), and
+    11 / 9 / 9 of the 40 names of well-known Dutch people written after the list (dutch-heldout). Its controls (Becker,
+    Baker, Jong, Kim Jong-un) and every corpus line of another language are left alone."""
+    predictor = NamePredictor.load(CHECKPOINTS / f"names-{arch}")
+    assert rows_right(predictor, "more:DUTCH") >= (more, 40)
+    assert rows_right(predictor, "common:DUTCH") >= (common, 10)
+    assert rows_right(predictor, "dutch-heldout:DUTCH") >= (blind, 40)
+    assert rows_right(predictor, "dutch-heldout:controls") >= ({"gru": 12}.get(arch, 9), 13)
+    corpus = load_corpus(NAMES_DIR)
+    reached = {corpus.labels[y] for n, y in corpus.rows if name_scripts.dutch_family_name(n)}
+    assert reached == {"Dutch"}
+    for name in ("Bakker", "Jan de Vries", "van Dijk", "de Jong, Frenkie", "Dr. Visser", "Kok"):
+        assert name_scripts.family_name_labels(normalise(name)) == {"Dutch"}, name
+    for name in ("Jong", "Kim Jong-un", "Anna Maria Bakker Smith", "Lange", "Boer", "Becker"):
+        assert name_scripts.family_name_labels(normalise(name)) != {"Dutch"}, name
+
+
 @pytest.mark.parametrize("arch,more,full", [("gru", 29, 4), ("lstm", 25, 3), ("rnn", 27, 2)])
 def test_portuguese_endings(arch, more, full):
     """Teixeira and Nogueira were Japanese, Carvalho Italian: -eira, -eiro, -lho and -lha, which of the corpus only
