@@ -62,13 +62,13 @@ DUTCH_PARTICLE_BOOST = 50.0
 # The Portuguese endings -eira, -eiro (Teixeira, Pinheiro; Spanish writes -era, -ero) and -lho, -lha (Carvalho; Spanish
 # writes -jo, Italian -glio): 8 Portuguese and 2 English lines of the corpus end so (Ferreira, Pereira are listed under
 # both), and no other; yet Teixeira, Moreira and Nogueira were Japanese, Carvalho Italian (session 23). Same factor.
-# Czech feminine surnames of the adjectival kind end in a consonant and -á (Novotná, Černá, Veselá: three of the ten
-# commonest), which no corpus line does; they were Italian or Spanish (session 24). Same factor, in a word of four
-# letters or more (not Portuguese Sá).
+# Czech surnames of the adjectival kind end in a consonant and -á (feminine: Novotná, Černá, Veselá, three of the ten
+# commonest) or -ý (masculine: Novotný, Veselý), which no corpus line does; they were Italian or Spanish, and Russian
+# (session 24). Same factor, in a word of four letters or more (not Portuguese Sá, Vietnamese Lý, Quý).
 SUFFIX_BOOST = 50.0
 SUFFIX_LABELS = {"ová": {"Czech"}, **{ending: {"Portuguese"} for ending in ("eira", "eiro", "eiras", "eiros",
                                                                           "lho", "lha", "lhos", "lhas")},
-                 **{f"{consonant}á": {"Czech"} for consonant in "bcčdďfghjklmnňprřsštťvzž"}}
+                 **{f"{consonant}{vowel}": {"Czech"} for consonant in "bcčdďfghjklmnňprřsštťvzž" for vowel in "áý"}}
 # A Vietnamese full name puts the family name first and very often a middle name that marks sex: Văn (men), Thị
 # (women). Written without diacritics (ASCII forms, passports), 'van' was read as the Dutch particle and 'le' as
 # the French one: 'Nguyen Van An' was Vietnamese 0.27 / Dutch 0.23, 'Le Van Luong' French (session 20). After one
@@ -446,8 +446,8 @@ def particle_labels(normalised: str) -> set[str]:
 
 
 def suffix_labels(normalised: str) -> set[str]:
-    """Languages suggested by a word's ending: 'nováková', 'novotná' -> Czech; an ending leaves two letters or more
-    before it ('sá' is no -á name)."""
+    """Languages suggested by a word's ending: 'nováková', 'novotná', 'novotný' -> Czech; an ending leaves two letters
+    or more before it ('sá' is no -á name)."""
     return {label for word in bare_words(normalised) for suffix, labels in SUFFIX_LABELS.items()
             if word.endswith(suffix) and len(word) >= len(suffix) + 2 for label in labels}
 
