@@ -43,7 +43,8 @@ class Metrics:
                                     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000), registry=r)
         # Inputs the models cannot read, answered without them: a rise says a client sends something new.
         unread = Counter("inputs_without_model_total", "items answered without a forward pass: a name in no "
-                         "supported script, an entity text with no character the encoder knows", ["reason"], registry=r)
+                         "supported script, an entity text with no character the encoder knows or with punctuation at "
+                         "an edge", ["reason"], registry=r)
         self.without_model = {reason: unread.labels(reason=reason) for reason in UNREAD_REASONS}
         # Which checkpoint each model runs, per instance: a rollout or a HUP reload shows here. livemax: the
         # series of a worker that has exited (an old version after a reload) leave with it.
