@@ -98,9 +98,9 @@ class ReviewResult(BaseModel):
     text: str
     valid: bool = Field(description="score >= the threshold in the model's manifest (0.5 as shipped); a client may apply its own "
                                     "to score, which is calibrated (README, entity review)")
-    score: float = Field(description="probability that the text is a valid medical entity (0, without a model call, when "
-                                     "no character is known or the text starts or ends with punctuation or a symbol, "
-                                     "which no lexicon entity does: 高血压； （高血压）)")
+    score: float = Field(description="probability that the text is a valid medical entity (0, without a model call, "
+                                     "when no character is known or the text starts or ends with punctuation or a "
+                                     "symbol, which no lexicon entity does: 高血压； （高血压）)")
     cached: bool
     unknown_characters: list[str] = Field(
         description="distinct characters the encoder does not know (none occurs in the medical lexicon), after "

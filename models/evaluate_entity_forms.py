@@ -3,13 +3,13 @@
     python -m models.evaluate_entity_forms
 
 Forms: as the lexicon writes it (simplified characters, ASCII letters and digits); in traditional characters
-(OpenCC's s2t, as a Taiwan or Hong Kong user would send it); with full-width ASCII (a Chinese IME's
-default); with a space at a seeded random place inside. Then each text with a punctuation mark at its start or
-end, which no lexicon entity holds, so that every one should be rejected. Each text is read as the service reads it
+(OpenCC's s2t, as a Taiwan or Hong Kong user would send it); with full-width ASCII (a Chinese IME's default); with a
+space at a seeded random place inside. Then each text with a punctuation mark at its start or end, which no lexicon
+entity holds, so that every one should be rejected. Each text is read as the service reads it
 (`CharBatches.readable`), and one with no character the encoder knows, or with punctuation at an edge, is "not
-valid" without the model (`CharBatches.unread_reason`), as app/services.py answers it. Writes docs/reports/entity-forms.json: accuracy,
-positives accepted, negatives rejected, texts still holding unknown characters, and texts read back to
-exactly the lexicon's form.
+valid" without the model (`CharBatches.unread_reason`), as app/services.py answers it. Writes
+docs/reports/entity-forms.json: accuracy, positives accepted, negatives rejected, texts still holding unknown
+characters, and texts read back to exactly the lexicon's form, and the marked texts' rejected shares.
 """
 import argparse
 import json

@@ -114,7 +114,8 @@ DUTCH_SURNAMES = frozenset("""
     vermeulen heuvel veen broek bruijn bruin heijden schouten beek willems vliet ven hoekstra verhoeven koster dam wal
     prins huisman peeters kuipers wijk postma kuiper veenstra brink scholten wijngaarden vink ploeg timmermans dongen
     groen jonker kuijpers wouters gerritsen bosman rijn rooij schipper claassen mol loon koning zwart doorn verbeek
-    groenewegen hofman koopman hoogendoorn molenaar ruiter wiersma kok bruggen wijnen dekkers hoek smeets vries""".split())
+    groenewegen hofman koopman hoogendoorn molenaar ruiter wiersma kok bruggen wijnen dekkers hoek smeets
+    vries""".split())
 DUTCH_AFTER_DE = frozenset({"jong", "boer", "lange"})
 _DUTCH_LISTED = DUTCH_SURNAMES | DUTCH_AFTER_DE
 # A family name that only one of our languages writes so (a Korean one, alone or with its given name; a Vietnamese one
@@ -368,7 +369,8 @@ def dutch_family_name(normalised: str) -> bool:
     origin = _origin_holding(normalised, _DUTCH_LISTED)
     if origin is None or sum(w not in PARTICLES for w in origin) > 2:
         return False
-    return any(w in DUTCH_SURNAMES or (w in DUTCH_AFTER_DE and i and origin[i - 1] == "de") for i, w in enumerate(origin))
+    return any(w in DUTCH_SURNAMES or (w in DUTCH_AFTER_DE and i and origin[i - 1] == "de")
+               for i, w in enumerate(origin))
 
 
 def family_name_labels(normalised: str) -> set[str]:
@@ -445,11 +447,20 @@ def particle_labels(normalised: str) -> set[str]:
     return found
 
 
+# The endings by length: a word's last n letters looked up, a few dict look-ups a word instead of 59 endswith calls
+_SUFFIXES_BY_LENGTH = {n: {suffix: labels for suffix, labels in SUFFIX_LABELS.items() if len(suffix) == n}
+                       for n in sorted({len(suffix) for suffix in SUFFIX_LABELS})}
+
+
 def suffix_labels(normalised: str) -> set[str]:
     """Languages suggested by a word's ending: 'nováková', 'novotná', 'novotný' -> Czech; an ending leaves two letters
     or more before it ('sá' is no -á name)."""
-    return {label for word in bare_words(normalised) for suffix, labels in SUFFIX_LABELS.items()
-            if word.endswith(suffix) and len(word) >= len(suffix) + 2 for label in labels}
+    found = set()
+    for word in bare_words(normalised):
+        for n, endings in _SUFFIXES_BY_LENGTH.items():
+            if len(word) >= n + 2 and (labels := endings.get(word[-n:])):
+                found |= labels
+    return found
 
 
 def latin_evidence(name: str) -> list[tuple[str, float]]:
