@@ -498,6 +498,33 @@ def test_what_forms_add_around_a_name_changes_no_answer(gru):
         assert [name_scripts.other_language_evidence(s) for s in sent] == evidence, add("name")
 
 
+def test_any_punctuation_or_symbol_around_words_changes_no_answer(gru):
+    """Seeded: every hand-made row with up to two punctuation or symbol characters before and after each word, drawn
+    from those of the BMP up to U+2FFF whose NFKC form is punctuation or symbols too (not ⒦ -> (k), not the Kangxi
+    radical ⽥ -> 田), but the corpus's own ' - . , : /, apostrophe look-alikes (′, ´: read as '), dashes (read as
+    hyphens) and @ (kept after a word)."""
+    import random
+    import unicodedata
+    rng = random.Random(0)
+    marks = [ch for ch in map(chr, range(0x21, 0x3000)) if unicodedata.category(ch)[0] in "PS"
+             and unicodedata.category(ch) != "Pd" and ch not in "'.,:/@" and not APOSTROPHE_LIKE.match(ch)
+             and all(unicodedata.category(c)[0] in "PS" or c.isspace() for c in unicodedata.normalize("NFKC", ch))]
+    assert len(marks) > 3000
+
+    def around(word):
+        before, after = ("".join(rng.choices(marks, k=rng.choice([0, 1, 2]))) for _ in range(2))
+        return before + word + after
+
+    names = [name for name, _, _ in load_eval_set()]
+    plain = gru.probabilities(names)
+    for _ in range(2):
+        sent = [" ".join(around(w) for w in n.split(" ")) for n in names]
+        different = [s for s, p, row in zip(sent, gru.probabilities(sent), plain) if not np.allclose(p, row, atol=1e-6)]
+        assert not different, (len(different), different[:10])
+        assert [name_scripts.other_language_evidence(s) for s in sent] == [name_scripts.other_language_evidence(n)
+                                                                           for n in names]
+
+
 def test_given_names_joined_by_a_hyphen_are_read_as_words(gru):
     """Omar-Khaled was English 0.49: the list rules' quick look split on spaces, commas and dots, not hyphens."""
     assert top1(gru, "Omar-Khaled") == top1(gru, "Omar Khaled") == "Arabic"
