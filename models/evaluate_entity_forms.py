@@ -69,19 +69,24 @@ def evaluate(reviewer: EntityReviewer, examples) -> dict:
 EDGE_MARKS = "，。、；：（）“”《》？！,.;:()[]\"'%~/-"
 
 
-def with_a_mark(texts: list[str], seed: int = 0) -> list[str]:
-    """Each text with one of EDGE_MARKS at its start or its end (seeded)."""
+def with_a_mark(texts: list[str], seed: int = 0) -> tuple[list[str], list[str]]:
+    """Each text with one of EDGE_MARKS at its start or its end (seeded), and the mark each got."""
     rng = random.Random(seed)
-    return [f"{t}{mark}" if rng.random() < 0.5 else f"{mark}{t}" for t in texts for mark in [rng.choice(EDGE_MARKS)]]
+    marked, marks = [], []
+    for text in texts:  # a mark, then its edge: the draws of the committed report
+        mark = rng.choice(EDGE_MARKS)
+        marked.append(f"{text}{mark}" if rng.random() < 0.5 else f"{mark}{text}")
+        marks.append(mark)
+    return marked, marks
 
 
 def evaluate_marked(reviewer: EntityReviewer, examples) -> dict:
     """Rejected shares of the test texts with a mark at an edge, positives and negatives apart, and per mark."""
-    marked = with_a_mark([e.text for e in examples])
+    marked, marks = with_a_mark([e.text for e in examples])
     scores, _ = served_scores(reviewer, marked)
     rejected = scores < reviewer.threshold
     y = np.array([e.label for e in examples]) == 1
-    marks = np.array([t[-1] if t[-1] in EDGE_MARKS else t[0] for t in marked])
+    marks = np.array(marks)
     report = {"positives_rejected": round(float(rejected[y].mean()), 4),
               "negatives_rejected": round(float(rejected[~y].mean()), 4),
               "positives_rejected_per_mark": {m: round(float(rejected[y & (marks == m)].mean()), 4)
