@@ -19,7 +19,8 @@ RUNTIMES = ("onnx", "torch")
 # Besides the weights and the manifest, what decides a served probability: this file (calibration, how a full
 # name's parts combine), the script, diacritic and particle rules, how a name comes apart into words and how it
 # is read into characters.
-SERVED_CODE = (Path(__file__), Path(name_scripts.__file__), Path(name_words.__file__), Path(name_text.__file__))
+SERVED_CODE = (Path(__file__), Path(name_scripts.__file__), Path(name_words.__file__), Path(name_text.__file__),
+               name_scripts.ARABIC_FAMILY_NAMES_FILE)
 
 
 def name_config(manifest: dict) -> NameClassifierConfig:

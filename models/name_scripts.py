@@ -21,13 +21,16 @@
   A Vietnamese middle name (Van, Thi) after a Vietnamese family name is not the Dutch particle: it is left out
   and multiplies Vietnamese by PARTICLE_BOOST ('Nguyen Van An').
   A family name only one of our languages writes so multiplies it by FAMILY_NAME_BOOST: a romanised Korean one
-  alone or beside a Korean given name ('Kim', 'Kim Min-jun', 'Kim Minjun'), a Vietnamese one alone ('Bui').
+  alone or beside a Korean given name ('Kim', 'Kim Min-jun', 'Kim Minjun'), a Vietnamese one alone ('Bui'); a
+  common Dutch one by DUTCH_FAMILY_NAME_BOOST, and one on the Arabic list (models/name_lists/, built by
+  models/build_name_lists.py from Wikipedia people's nationalities) by ARABIC_FAMILY_NAME_BOOST ('Bennani').
   An Arabic given name beside another family name ('Omar Bradley') multiplies Arabic by PARTICLE_BOOST, and so
   does a mainland pinyin full name Chinese ('Li Na').
 """
 import re
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 
 from anyascii import anyascii
 
@@ -123,6 +126,24 @@ _DUTCH_LISTED = DUTCH_SURNAMES | DUTCH_AFTER_DE
 # on the Korean rows (session 23).
 FAMILY_NAME_BOOST = 50.0
 DUTCH_FAMILY_NAME_BOOST = 200.0
+# Arabic family names: the corpus's Arabic file holds 100 Levantine ones, so the models read most others as another
+# language (Bennani Italian 0.89, Khashoggi Japanese 0.96, Jumblatt English 0.88 with the GRU; 40 family names of
+# well-known people of Arabic-speaking countries, written before the list: 7 / 9 / 4 right, GRU / LSTM / RNN; session
+# 25). The list holds the family names that Wikipedia's people of Arab League nationalities bear and those of our other
+# languages' countries, of Iran, Turkey, Pakistan and Israel mostly do not, as name2nat records them (8,341 words;
+# models/build_name_lists.py says how they are chosen). One of them, with at most one more word beside it (Arabic
+# given names and particles aside), multiplies Arabic by ARABIC_FAMILY_NAME_BOOST. Built from half of name2nat's
+# people and scored on the family names of people of the other half, the factor was chosen between 200, 1000 and 5000
+# on one quarter and measured on the last: Arabic for 0.437 -> 0.582 of Arab people's family names (GRU), 0.11 % more
+# of other people's answered Arabic (README, "Names as signup forms send them").
+ARABIC_FAMILY_NAMES_FILE = Path(__file__).resolve().parent / "name_lists" / "arabic_family_names.txt"
+ARABIC_FAMILY_NAMES = frozenset(line for line in ARABIC_FAMILY_NAMES_FILE.read_text(encoding="utf-8").split("\n")
+                                if line and not line.startswith("#"))
+ARABIC_FAMILY_NAME_BOOST = 5000.0
+
+
+def family_name_boost(label: str) -> float:
+    return {"Dutch": DUTCH_FAMILY_NAME_BOOST, "Arabic": ARABIC_FAMILY_NAME_BOOST}.get(label, FAMILY_NAME_BOOST)
 _KOREAN_GIVEN_JOINED = re.compile(f"(?:{_KOREAN_SYLLABLE.pattern}){{2}}")  # 'minjun', 'jisoo', 'hyunwoo'
 # One Vietnamese syllable, its marks folded (onset, vowels, final): every word of such a name is one, where Dutch
 # names after 'van' mostly are not ('Ton van Dijk', 'Mai van Leeuwen').
@@ -373,13 +394,22 @@ def dutch_family_name(normalised: str) -> bool:
                for i, w in enumerate(origin))
 
 
+def arabic_family_name(normalised: str) -> bool:
+    """Whether a name holds a family name on the Arabic list, beside at most one more word other than Arabic given
+    names and particles: 'bennani', 'riyad mahrez', 'mohamed ahmed bennani'; not 'anna maria gemayel smith'."""
+    origin = _origin_holding(normalised, ARABIC_FAMILY_NAMES)
+    return origin is not None and sum(w not in PARTICLES and w not in ARABIC_GIVEN_NAMES for w in origin) <= 2
+
+
 def family_name_labels(normalised: str) -> set[str]:
     """The language of a family name only it writes so: 'kim', 'kim minjun', 'kim min-jun' -> Korean; 'bui',
-    'nguyễn' alone -> Vietnamese; 'bakker', 'jan de vries' -> Dutch."""
+    'nguyễn' alone -> Vietnamese; 'bakker', 'jan de vries' -> Dutch; 'bennani', 'riyad mahrez' -> Arabic."""
     if korean_name(normalised):
         return {"Korean"}
     if dutch_family_name(normalised):
         return {"Dutch"}
+    if arabic_family_name(normalised):
+        return {"Arabic"}
     origin = _origin_holding(normalised, VIETNAMESE_ONLY_SURNAMES)
     return {"Vietnamese"} if origin is not None and len(origin) == 1 else set()
 
@@ -472,8 +502,7 @@ def latin_evidence(name: str) -> list[tuple[str, float]]:
     return ([(label, DIACRITIC_BOOST) for label in diacritic_labels(name)]
             + [(label, PARTICLE_BOOST) for label in particles]
             + [("Dutch", DUTCH_PARTICLE_BOOST / PARTICLE_BOOST)] * dutch
-            + [(label, DUTCH_FAMILY_NAME_BOOST if label == "Dutch" else FAMILY_NAME_BOOST)
-               for label in family_name_labels(name)]
+            + [(label, family_name_boost(label)) for label in family_name_labels(name)]
             + [("Arabic", PARTICLE_BOOST)] * (0 < arabic_given_names(name)[0])
             + [("Chinese", PARTICLE_BOOST)] * pinyin_full_name(name)
             + [(label, SUFFIX_BOOST) for label in suffix_labels(name)])

@@ -8,7 +8,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models import metrics, name_scripts, name_words
+from models import build_name_lists, metrics, name_scripts, name_words
 from models.calibration import fit_temperature
 from models.evaluate_realworld import DECORATIONS, DOTTED, load_eval_set
 from models.name_predictor import NamePredictor
@@ -193,6 +193,61 @@ def test_common_dutch_family_names(arch, more, common, blind):
         assert name_scripts.family_name_labels(normalise(name)) == {"Dutch"}, name
     for name in ("Jong", "Kim Jong-un", "Anna Maria Bakker Smith", "Lange", "Boer", "Becker"):
         assert name_scripts.family_name_labels(normalise(name)) != {"Dutch"}, name
+
+
+@pytest.mark.parametrize("arch,blind,given", [("gru", 36, 26), ("lstm", 36, 28), ("rnn", 35, 26)])
+def test_arabic_family_names(arch, blind, given):
+    """Bennani was Italian 0.89, Khashoggi Japanese 0.96, Jumblatt English 0.88 (GRU): a family name on the Arabic
+    list (models/build_name_lists.py, from name2nat's Wikipedia people) multiplies Arabic by 5000, with at most one more
+    word beside it (Arabic given names and particles aside). Before: 7 / 9 / 4 of the 40 arabic-family rows (written
+    before the list was built; their people are in Wikipedia, so this is the list's coverage) and 14 / 16 / 15 of the
+    30 given-heldout Arabic rows. Its controls keep their answers; of the corpus, the list reaches 43 Arabic lines and
+    three held-out lines of other languages: awad (also Arabic), kaddour and shaer."""
+    predictor = NamePredictor.load(CHECKPOINTS / f"names-{arch}")
+    assert rows_right(predictor, "arabic-family:ARABIC") >= (blind, 40)
+    assert rows_right(predictor, "given-heldout:ARABIC") >= (given, 30)
+    assert rows_right(predictor, "arabic-family:controls") >= ({"rnn": 10}.get(arch, 9), 10)
+    corpus = load_corpus(NAMES_DIR)
+    reached = {(n, corpus.labels[y]) for n, y in corpus.rows if name_scripts.arabic_family_name(n)}
+    assert {n for n, label in reached if label != "Arabic"} == {"awad", "kaddour", "shaer"}
+    assert len(reached) == 46
+    for name in ("Bennani", "Amin Gemayel", "Mohamed Ahmed Bennani", "Dr. Gemayel", "Gemayel, Amin", "KHASHOGGI"):
+        assert name_scripts.family_name_labels(normalise(name)) == {"Arabic"}, name
+    for name in ("Anna Maria Gemayel Smith", "Toscani", "Hamada", "Diane", "Mizrahi", "Hosseini", "Smith"):
+        assert name_scripts.family_name_labels(normalise(name)) == set(), name
+
+
+def test_the_arabic_list_as_built():
+    """The shipped list is what the builder writes: normalised words, sorted, none of another list or of the corpus's
+    training split under another language (which the builder reads to leave them out)."""
+    lines = name_scripts.ARABIC_FAMILY_NAMES_FILE.read_text(encoding="utf-8").splitlines()
+    listed = [line for line in lines if not line.startswith("#")]
+    assert listed == sorted(set(listed)) and len(listed) > 8000
+    assert all(normalise(w) == w and w.isalpha() and len(w) >= 4 for w in listed)
+    assert not set(listed) & build_name_lists.listed_elsewhere(NAMES_DIR)
+
+
+def test_the_arabic_list_builder():
+    """Who counts for what, on people made up for the purpose."""
+    people = {
+        "Amin Gemayel": ["Lebanese"], "Pierre Gemayel": ["Lebanese"],              # two Arab bearers
+        "Mounir Diane": ["Moroccan"], "Alela Diane": ["American"],                 # one, and someone else
+        "Diane Keaton": ["American"], "Diane Kruger": ["German"],                  # ...and a given name elsewhere
+        "Ali Hosseini": ["Iraqi"], "Reza Hosseini": ["Iranian"], "Ali Hosseiny": ["Iranian"],
+        "Sara Hosseini": ["Iranian"],                                              # mostly a neighbour's
+        "Tarek Haddad": ["Syrian"], "Joe Haddad": ["American"],                    # Americans count neither way
+        "Hanan Haddad": ["Lebanese"],
+        "Omar al-Farsi": ["Omani"], "Salim Al-Farsi": ["Omani", "Emirati"],        # the word after the article
+        "Cyril of Alexandria": ["Egyptian"], "Athanasius of Alexandria": ["Egyptian"],  # not a family name
+        "Ahmed Zewail": ["Egyptian", "American"],                                  # one bearer, no one else
+        "Fatima Bennani": ["Moroccan"], "Luca Bennani": ["Italian"], "Marco Bennani": ["Italian"],
+        "Anna Kassis": ["Greek"], "Elias Kassis": ["Lebanese"], "Nadim Kassis": ["Lebanese"],
+        "Faisal II": ["Iraqi"], "Abdullah II": ["Jordanian"],                      # too short
+    }
+    listed = build_name_lists.arabic_family_names(people, listed_elsewhere={"kassis"})
+    assert listed == ["farsi", "gemayel", "haddad", "zewail"]
+    assert build_name_lists.family_name("Ahmad Al-Qasimi") == "qasimi"
+    assert build_name_lists.family_name("Zidane") is None
 
 
 @pytest.mark.parametrize("arch,more,full", [("gru", 29, 4), ("lstm", 25, 3), ("rnn", 27, 2)])
