@@ -144,6 +144,8 @@ ARABIC_FAMILY_NAME_BOOST = 5000.0
 
 def family_name_boost(label: str) -> float:
     return {"Dutch": DUTCH_FAMILY_NAME_BOOST, "Arabic": ARABIC_FAMILY_NAME_BOOST}.get(label, FAMILY_NAME_BOOST)
+
+
 _KOREAN_GIVEN_JOINED = re.compile(f"(?:{_KOREAN_SYLLABLE.pattern}){{2}}")  # 'minjun', 'jisoo', 'hyunwoo'
 # One Vietnamese syllable, its marks folded (onset, vowels, final): every word of such a name is one, where Dutch
 # names after 'van' mostly are not ('Ton van Dijk', 'Mai van Leeuwen').
@@ -396,14 +398,14 @@ def dutch_family_name(normalised: str) -> bool:
 
 def arabic_family_name(normalised: str) -> bool:
     """Whether a name holds a family name on the Arabic list, beside at most one more word other than Arabic given
-    names and particles: 'bennani', 'riyad mahrez', 'mohamed ahmed bennani'; not 'anna maria gemayel smith'."""
+    names and particles: 'bennani', 'amin gemayel', 'mohamed ahmed bennani'; not 'anna maria gemayel smith'."""
     origin = _origin_holding(normalised, ARABIC_FAMILY_NAMES)
     return origin is not None and sum(w not in PARTICLES and w not in ARABIC_GIVEN_NAMES for w in origin) <= 2
 
 
 def family_name_labels(normalised: str) -> set[str]:
     """The language of a family name only it writes so: 'kim', 'kim minjun', 'kim min-jun' -> Korean; 'bui',
-    'nguyễn' alone -> Vietnamese; 'bakker', 'jan de vries' -> Dutch; 'bennani', 'riyad mahrez' -> Arabic."""
+    'nguyễn' alone -> Vietnamese; 'bakker', 'jan de vries' -> Dutch; 'bennani', 'amin gemayel' -> Arabic."""
     if korean_name(normalised):
         return {"Korean"}
     if dutch_family_name(normalised):
