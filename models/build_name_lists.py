@@ -24,7 +24,6 @@ import argparse
 import collections
 import hashlib
 import pickle
-import re
 from pathlib import Path
 
 from models import name_scripts
@@ -53,7 +52,6 @@ NEIGHBOUR_NATIONALITIES = frozenset(
 _OTHER = OUR_OTHER_NATIONALITIES | NEIGHBOUR_NATIONALITIES
 ARABIC_SHARE = 0.5
 MIN_LETTERS = 4
-_LETTERS = re.compile(r"[^\W\d_]+")
 
 
 def family_name(full_name: str) -> str | None:
@@ -65,7 +63,7 @@ def family_name(full_name: str) -> str | None:
     word = normalise(parts[-1])
     article, _, rest = word.partition("-")
     word = rest if article in ("al", "el") and rest else word
-    return word if _LETTERS.fullmatch(word) else None
+    return word if word.isalpha() else None
 
 
 def bearers(people: dict[str, list[str]]) -> dict[str, collections.Counter]:
@@ -75,7 +73,8 @@ def bearers(people: dict[str, list[str]]) -> dict[str, collections.Counter]:
     counts = collections.defaultdict(collections.Counter)
     for full_name, nationalities in people.items():
         arab = not ARAB_NATIONALITIES.isdisjoint(nationalities)
-        if not (arab or NEIGHBOUR_NATIONALITIES.intersection(nationalities)) and len(first := full_name.split()) > 1:
+        neighbour = not NEIGHBOUR_NATIONALITIES.isdisjoint(nationalities)
+        if not (arab or neighbour) and len(first := full_name.split()) > 1:
             counts[normalise(first[0])]["given"] += 1
         if (word := family_name(full_name)) is None:
             continue
@@ -86,7 +85,7 @@ def bearers(people: dict[str, list[str]]) -> dict[str, collections.Counter]:
     return counts
 
 
-def arabic_family_name(c: collections.Counter) -> bool:
+def qualifies(c: collections.Counter) -> bool:
     """Listed: borne by people of Arab nationalities, at least half of those of the counted ones, and no more often
     the given name of others (Diane); one bearer alone only when nobody else bears it (name2nat's labels have errors:
     Emmerson Mnangagwa is 'Egyptian')."""
@@ -97,7 +96,7 @@ def arabic_family_name(c: collections.Counter) -> bool:
 def arabic_family_names(people: dict[str, list[str]], listed_elsewhere: set[str]) -> list[str]:
     """The listed words, sorted."""
     return sorted(word for word, c in bearers(people).items()
-                  if arabic_family_name(c) and len(word) >= MIN_LETTERS and word not in listed_elsewhere)
+                  if qualifies(c) and len(word) >= MIN_LETTERS and word not in listed_elsewhere)
 
 
 def listed_elsewhere(names_dir: Path) -> set[str]:
@@ -110,11 +109,10 @@ def listed_elsewhere(names_dir: Path) -> set[str]:
 
 
 def load_name2nat(path: Path) -> dict[str, list[str]]:
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != NAME2NAT_SHA256:
+    data = path.read_bytes()
+    if (digest := hashlib.sha256(data).hexdigest()) != NAME2NAT_SHA256:
         raise SystemExit(f"{path}: sha256 {digest}, not name2nat 0.5.1's name2nats.pkl ({NAME2NAT_SHA256})")
-    with path.open("rb") as f:
-        return pickle.load(f)
+    return pickle.loads(data)
 
 
 def main(argv=None):
