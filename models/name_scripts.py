@@ -22,8 +22,9 @@
   and multiplies Vietnamese by PARTICLE_BOOST ('Nguyen Van An').
   A family name only one of our languages writes so multiplies it by FAMILY_NAME_BOOST: a romanised Korean one
   alone or beside a Korean given name ('Kim', 'Kim Min-jun', 'Kim Minjun'), a Vietnamese one alone ('Bui'); a
-  common Dutch one by DUTCH_FAMILY_NAME_BOOST, and one on the Arabic list (models/name_lists/, built by
-  models/build_name_lists.py from Wikipedia people's nationalities) by ARABIC_FAMILY_NAME_BOOST ('Bennani').
+  common Dutch one or one on the Dutch list by DUTCH_FAMILY_NAME_BOOST ('Bakker', 'Cruijff'), and one on the Arabic
+  list by ARABIC_FAMILY_NAME_BOOST ('Bennani'); the two lists (models/name_lists/) are built by
+  models/build_name_lists.py from Wikipedia people's nationalities.
   An Arabic given name beside another family name ('Omar Bradley') multiplies Arabic by PARTICLE_BOOST, and so
   does a mainland pinyin full name Chinese ('Li Na').
 """
@@ -109,9 +110,11 @@ _KOREAN_SYLLABLE = re.compile(r"(?:kk|tt|pp|ss|jj|ch|sh|[gkndtrlmbpsjh])?[wy]?(?
 # the GRU, despite the Dutch particle (session 24). Jong, Boer and Lange only after 'de' (Korean Jong; the corpus's
 # German Boer, English and German Lange). Not Berg, Linden, Maas, Smit, Jansen, Janssen, Peters, Jacobs (German or
 # English too, or corpus names under those). Family name plus at most a given name (particles aside): Dutch x
-# DUTCH_FAMILY_NAME_BOOST, 200 and not 50: the models are surer of another language for these than for the Korean and
-# Vietnamese ones (Bakker Russian 0.87 with the LSTM): of the 50 Dutch rows written before the list, the LSTM had 15
-# wrong at x50, 8 at x200, 7 at x1000; 5 of those are names the list leaves out (Jansen, Maas, Blom).
+# DUTCH_FAMILY_NAME_BOOST. That was 200 and not 50 (session 24): the models are surer of another language for these
+# than for the Korean and Vietnamese ones (Bakker Russian 0.87 with the LSTM): of the 50 Dutch rows written before the
+# list, the LSTM had 15 wrong at x50, 8 at x200, 7 at x1000; 5 of those are names the list leaves out (Jansen, Maas,
+# Blom). Since session 26 a second list, built as the Arabic one below, adds the family names of Wikipedia's Dutch
+# people (DUTCH_FAMILY_NAMES), and both lists multiply Dutch by 5000, the factor chosen for that list.
 DUTCH_SURNAMES = frozenset("""
     dijk bakker visser meijer mulder groot bos vos hendriks leeuwen dekker brouwer wit dijkstra smits graaf meer haan
     vermeulen heuvel veen broek bruijn bruin heijden schouten beek willems vliet ven hoekstra verhoeven koster dam wal
@@ -120,12 +123,18 @@ DUTCH_SURNAMES = frozenset("""
     groenewegen hofman koopman hoogendoorn molenaar ruiter wiersma kok bruggen wijnen dekkers hoek smeets
     vries""".split())
 DUTCH_AFTER_DE = frozenset({"jong", "boer", "lange"})
-_DUTCH_LISTED = DUTCH_SURNAMES | DUTCH_AFTER_DE
 # A family name that only one of our languages writes so (a Korean one, alone or with its given name; a Vietnamese one
 # alone): that language x50, as Dutch for its particles. At x5 'Kim Minjun' stayed Russian; x50 was chosen over x20
 # on the Korean rows (session 23).
 FAMILY_NAME_BOOST = 50.0
-DUTCH_FAMILY_NAME_BOOST = 200.0
+NAME_LISTS_DIR = Path(__file__).resolve().parent / "name_lists"
+
+
+def read_name_list(path: Path) -> frozenset[str]:
+    """A list models/build_name_lists.py wrote: one word a line, '#' lines are its header."""
+    return frozenset(line for line in path.read_text(encoding="utf-8").split("\n") if line and not line.startswith("#"))
+
+
 # Arabic family names: the corpus's Arabic file holds 100 Levantine ones, so the models read most others as another
 # language (Bennani Italian 0.89, Khashoggi Japanese 0.96, Jumblatt English 0.88 with the GRU; 40 family names of
 # well-known people of Arabic-speaking countries, written before the list: 7 / 9 / 4 right, GRU / LSTM / RNN; session
@@ -136,10 +145,19 @@ DUTCH_FAMILY_NAME_BOOST = 200.0
 # people and scored on the family names of people of the other half, the factor was chosen between 200, 1000 and 5000
 # on one quarter and measured on the last: Arabic for 0.437 -> 0.582 of Arab people's family names (GRU), 0.11 % more
 # of other people's answered Arabic (README, "Names as signup forms send them").
-ARABIC_FAMILY_NAMES_FILE = Path(__file__).resolve().parent / "name_lists" / "arabic_family_names.txt"
-ARABIC_FAMILY_NAMES = frozenset(line for line in ARABIC_FAMILY_NAMES_FILE.read_text(encoding="utf-8").split("\n")
-                                if line and not line.startswith("#"))
+ARABIC_FAMILY_NAMES_FILE = NAME_LISTS_DIR / "arabic_family_names.txt"
+ARABIC_FAMILY_NAMES = read_name_list(ARABIC_FAMILY_NAMES_FILE)
 ARABIC_FAMILY_NAME_BOOST = 5000.0
+# Dutch family names, built the same way from Wikipedia's Dutch people (Belgians count neither way: Flemish or Walloon)
+# beyond the hand-made list above (Cruijff, Bergkamp, Sneijder: 15 of 40 well-known Dutch people's names were right
+# with the GRU; session 26). Built from half of name2nat's people, the factor was chosen between 200, 1000 and 5000 on
+# one quarter and measured on the last: Dutch for 0.325 -> 0.476 of Dutch people's family names (GRU), 0.14 % more of
+# other people's answered Dutch.
+DUTCH_FAMILY_NAMES_FILE = NAME_LISTS_DIR / "dutch_family_names.txt"
+DUTCH_FAMILY_NAMES = read_name_list(DUTCH_FAMILY_NAMES_FILE)
+DUTCH_FAMILY_NAME_BOOST = 5000.0
+_DUTCH_ALONE = DUTCH_SURNAMES | DUTCH_FAMILY_NAMES
+_DUTCH_LISTED = _DUTCH_ALONE | DUTCH_AFTER_DE
 
 
 def family_name_boost(label: str) -> float:
@@ -392,7 +410,7 @@ def dutch_family_name(normalised: str) -> bool:
     origin = _origin_holding(normalised, _DUTCH_LISTED)
     if origin is None or sum(w not in PARTICLES for w in origin) > 2:
         return False
-    return any(w in DUTCH_SURNAMES or (w in DUTCH_AFTER_DE and i and origin[i - 1] == "de")
+    return any(w in _DUTCH_ALONE or (w in DUTCH_AFTER_DE and i and origin[i - 1] == "de")
                for i, w in enumerate(origin))
 
 
