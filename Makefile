@@ -10,7 +10,7 @@ export BIND ?= 127.0.0.1:8000
 export WORKERS ?= 2
 APT_PACKAGES := redis-server supervisor curl
 
-.PHONY: system-deps test-deps install install-serve encoder-onnx serve reload stop status logs test train-names evaluate-names pretrain-encoder train-entities evaluate-entities bench clean
+.PHONY: system-deps test-deps install install-serve encoder-onnx serve reload stop status logs test train-names evaluate-names name-lists pretrain-encoder train-entities evaluate-entities bench clean
 
 system-deps:  ## Debian packages: redis-server, supervisor (and python3-venv where missing)
 	@if ! command -v redis-server >/dev/null || ! command -v supervisord >/dev/null || ! command -v curl >/dev/null \
@@ -75,6 +75,14 @@ train-names: install  ## rebuild the shipped name checkpoints: teachers, then st
 
 evaluate-names:
 	$(VENV)/bin/python -m models.evaluate_names --arch gru lstm rnn
+
+NAME2NAT_DIR ?= /tmp/n2n
+name-lists: install  ## rebuild models/name_lists/ from name2nat 0.5.1's Wikipedia people (PyPI; fetched, not installed)
+	$(VENV)/bin/pip download -q --no-deps name2nat==0.5.1 -d $(NAME2NAT_DIR)
+	cd $(NAME2NAT_DIR) && unzip -o -q name2nat-0.5.1-py3-none-any.whl
+	for language in $$($(VENV)/bin/python -c "from models.name_scripts import FAMILY_NAME_LISTS; print(*FAMILY_NAME_LISTS)"); do \
+		$(VENV)/bin/python -m models.build_name_lists --name2nat $(NAME2NAT_DIR)/name2nat/name2nats.pkl --language $$language || exit 1; \
+	done
 
 pretrain-encoder: install  ## the shipped encoder's three pretraining runs (~2.5 h on 2 cores); retrain the RNN after
 	bash models/train_shipped.sh encoder

@@ -2,26 +2,35 @@
 our other languages' people mostly do not, from name2nat's list of Wikipedia people and their nationalities.
 
 The corpus's Arabic file holds 100 Levantine family names, so the models read most other Arabic family names as
-another language (Bennani Italian 0.89, Khashoggi Japanese 0.96, Jumblatt English 0.88 with the GRU; session 25), and
-its Dutch file 266 names (Bergkamp, Sneijder, Balkenende; session 26).
+another language (Bennani Italian 0.89, Khashoggi Japanese 0.96, Jumblatt English 0.88 with the GRU; session 25), its
+Dutch file 266 names (Bergkamp, Sneijder, Balkenende; session 26), and so on for every language: the corpus holds
+15,653 distinct names, Wikipedia's people many more (session 26: ten more lists).
 name2nat 0.5.1 (PyPI, Apache-2.0; https://github.com/Kyubyong/name2nat) ships `name2nats.pkl`, 1,074,617 Wikipedia
-person names with 176 nationalities. Fetch it without installing it (that would pull in flair and torch):
+person names with 176 nationalities. Fetch it without installing it (that would pull in flair and torch), then build
+the lists in name_scripts.FAMILY_NAME_LISTS order (each leaves out the words of those before it); `make name-lists`
+does all of this:
 
     pip download --no-deps name2nat==0.5.1 -d /tmp/n2n
     unzip -o -q /tmp/n2n/name2nat-0.5.1-py3-none-any.whl -d /tmp/n2n
-    python -m models.build_name_lists --name2nat /tmp/n2n/name2nat/name2nats.pkl --language Arabic
-    python -m models.build_name_lists --name2nat /tmp/n2n/name2nat/name2nats.pkl --language Dutch
+    for language in Arabic Dutch English German French Italian Spanish Portuguese Russian Czech Greek Japanese; do
+        python -m models.build_name_lists --name2nat /tmp/n2n/name2nat/name2nats.pkl --language $language
+    done
 
 A person's family name is the last word of their name (after al-/el-: Al-Farsi is 'farsi'; after van, de: van Dijk is
-'dijk'). A word is listed when people of the language's nationalities ('own': Arab League nationalities; Dutch) bear
-it and make at least half of its bearers from those countries, our other languages' countries and, for Arabic, the
-neighbouring ones whose names are often Arabic words too (Iran, Turkey, Pakistan, ...: Hosseini is Iranian, not
+'dijk'). A word is listed when people of the language's nationalities ('own': Arab League nationalities for Arabic;
+English, British and Welsh for English; Latin American ones, Catalan and Basque for Spanish: LANGUAGE_NATIONALITIES)
+bear it and make at least half of its bearers from those countries, our other languages' countries and, for Arabic,
+the neighbouring ones whose names are often Arabic words too (Iran, Turkey, Pakistan, ...: Hosseini is Iranian, not
 Arabic) and Israel (Mizrahi); when no more people of other countries have it as their given name (Diane); when a lone
-bearer is its only one; when it has four letters or more; and when neither the corpus's training split lists it under
-another language nor another name list holds it (Arabic given names, the other built list, Dutch, Korean, Vietnamese,
-pinyin family names). Bearers of other nationalities (American, Canadian, Australian: countries of immigrants; for
-Dutch, Belgian: Flemish or Walloon) count neither way. The factor the service applies was chosen on a held-out quarter
-of the people and measured on another (README, "Names as signup forms send them").
+bearer is its only one; when it has four letters or more; when neither the corpus's training split lists it under
+another language nor a hand-made list or an earlier list holds it; and when it does not look Polish (name2nat has
+7 Polish people: Kowalski's Wikipedia bearers are mostly German) or of a language we do not cover (-ić, -escu).
+Bearers of other nationalities (American, Canadian, Australian: countries of immigrants; Belgian for Dutch and
+French: Flemish or Walloon) count neither way. No Chinese, Korean or Vietnamese list (Wikipedia mostly writes those
+names family name first, so the last word is a given name), no Polish or Scottish one (no people), and no Irish one:
+the corpus lists many Irish family names under English or Scottish, and an Irish list lowered the validation split.
+The factors the service applies were chosen on a held-out quarter of the people and the corpus's validation split,
+and measured on another quarter and the test split (README, "Names as signup forms send them").
 """
 import argparse
 import collections
@@ -81,8 +90,17 @@ class ListSpec:
 
 
 ARABIC = ListSpec("Arabic", LANGUAGE_NATIONALITIES["Arabic"], ARABIC_NEIGHBOURS)
-# Belgians' family names are Flemish (Dutch) or Walloon (French), so they count neither way
-DUTCH = ListSpec("Dutch", frozenset({"Dutch"}), neutral=frozenset({"Belgian"}))
+
+
+def spec(language: str) -> ListSpec:
+    """Arabic's, or a language's own nationalities against our others' (Belgians count neither way for Dutch and
+    French: their family names are Flemish or Walloon)."""
+    if language == "Arabic":
+        return ARABIC
+    return ListSpec(language, LANGUAGE_NATIONALITIES[language] - {"Belgian"}, neutral=frozenset({"Belgian"}))
+
+
+DUTCH = spec("Dutch")
 
 
 def family_name(full_name: str) -> str | None:
@@ -123,20 +141,33 @@ def qualifies(c: collections.Counter) -> bool:
             and (c["own"] >= 2 or c["other"] + c["rest"] == 0))
 
 
+# name2nat has 7 Polish people, so Polish family names would go to the lists of the countries where their bearers live
+# (Kowalski German, Lewandowska Russian, Michalska English); and names of languages we do not cover would read as sure
+# answers of ours (Halilhodžić Arabic, Mihajlović Greek) where the service flags them. Such words are on no list.
+POLISH_ENDINGS = ("ski", "ska", "cki", "cka", "dzki", "dzka", "wicz", "czyk", "czak")
+
+
+def left_to_the_models(word: str) -> bool:
+    """A letter only Polish writes or a Polish ending, or a letter or ending of a language we do not cover."""
+    return (not name_scripts.DIACRITICS["Polish"].isdisjoint(word) or word.endswith(POLISH_ENDINGS)
+            or bool(name_scripts.other_language_evidence(word)))
+
+
 def family_names(people: dict[str, list[str]], listed_elsewhere: set[str], spec: ListSpec = ARABIC) -> list[str]:
     """The listed words, sorted."""
     return sorted(word for word, c in bearers(people, spec).items()
-                  if qualifies(c) and len(word) >= MIN_LETTERS and word not in listed_elsewhere)
+                  if qualifies(c) and len(word) >= MIN_LETTERS and word not in listed_elsewhere
+                  and not left_to_the_models(word))
 
 
 def listed_elsewhere(names_dir: Path, language: str = "Arabic") -> set[str]:
-    """Words the corpus's training split lists under another language, and the other name lists' words: a word is on
-    one list at most (the Arabic list was built first)."""
+    """Words the corpus's training split lists under another language, the hand-made name lists' words and those of
+    the lists before this one in FAMILY_NAME_LISTS: a word is on one list at most."""
     corpus = load_corpus(names_dir)
     own = corpus.labels.index(language)
-    built = {"Arabic": name_scripts.ARABIC_FAMILY_NAMES, "Dutch": name_scripts.DUTCH_FAMILY_NAMES}
+    earlier = name_scripts.FAMILY_NAME_LISTS[:name_scripts.FAMILY_NAME_LISTS.index(language)]
     return ({name for name, label in corpus.split("train") if label != own}
-            .union(*(words for lang, words in built.items() if lang != language))
+            | {word for word, lang in name_scripts.LISTED_FAMILY_NAMES.items() if lang in earlier}
             | name_scripts.ARABIC_GIVEN_NAMES | name_scripts.DUTCH_SURNAMES | name_scripts.DUTCH_AFTER_DE
             | name_scripts.PINYIN_SURNAMES | set(name_scripts.KOREAN_SURNAMES) | name_scripts.VIETNAMESE_ONLY_SURNAMES)
 
@@ -148,22 +179,20 @@ def load_name2nat(path: Path) -> dict[str, list[str]]:
     return pickle.loads(data)
 
 
-LISTS = {"Arabic": (ARABIC, name_scripts.ARABIC_FAMILY_NAMES_FILE),
-         "Dutch": (DUTCH, name_scripts.DUTCH_FAMILY_NAMES_FILE)}
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--name2nat", type=Path, required=True, help="name2nat 0.5.1's name2nat/name2nats.pkl")
-    ap.add_argument("--language", choices=sorted(LISTS), default="Arabic")
+    ap.add_argument("--language", choices=name_scripts.FAMILY_NAME_LISTS, default="Arabic",
+                    help="build the lists in FAMILY_NAME_LISTS order: each leaves out the words of those before it")
     ap.add_argument("--names-dir", type=Path, default=NAMES_DIR)
     ap.add_argument("--out", type=Path, help="default: the served list, models/name_lists/<language>_family_names.txt")
     args = ap.parse_args(argv)
-    spec, out = LISTS[args.language]
-    out = args.out or out
-    words = family_names(load_name2nat(args.name2nat), listed_elsewhere(args.names_dir, spec.language), spec)
-    header = (f"# {spec.language} family names (models/build_name_lists.py; from name2nat 0.5.1, Apache-2.0, a list of\n"
-              "# Wikipedia people and their nationalities: https://github.com/Kyubyong/name2nat). One word a line.\n")
+    out = args.out or name_scripts.family_name_list_file(args.language)
+    words = family_names(load_name2nat(args.name2nat), listed_elsewhere(args.names_dir, args.language),
+                         spec(args.language))
+    header = (f"# {args.language} family names (models/build_name_lists.py; from name2nat 0.5.1, Apache-2.0, a "
+              "list of\n# Wikipedia people and their nationalities: https://github.com/Kyubyong/name2nat). "
+              "One word a line.\n")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(header + "".join(f"{w}\n" for w in words), encoding="utf-8")
     print(f"{len(words)} words -> {out}")

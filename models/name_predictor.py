@@ -20,7 +20,7 @@ RUNTIMES = ("onnx", "torch")
 # name's parts combine), the script, diacritic and particle rules, how a name comes apart into words and how it
 # is read into characters.
 SERVED_CODE = (Path(__file__), Path(name_scripts.__file__), Path(name_words.__file__), Path(name_text.__file__),
-               name_scripts.ARABIC_FAMILY_NAMES_FILE, name_scripts.DUTCH_FAMILY_NAMES_FILE)
+               *map(name_scripts.family_name_list_file, name_scripts.FAMILY_NAME_LISTS))
 
 
 def name_config(manifest: dict) -> NameClassifierConfig:

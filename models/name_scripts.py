@@ -22,14 +22,15 @@
   and multiplies Vietnamese by PARTICLE_BOOST ('Nguyen Van An').
   A family name only one of our languages writes so multiplies it by FAMILY_NAME_BOOST: a romanised Korean one
   alone or beside a Korean given name ('Kim', 'Kim Min-jun', 'Kim Minjun'), a Vietnamese one alone ('Bui'); a
-  common Dutch one or one on the Dutch list by DUTCH_FAMILY_NAME_BOOST ('Bakker', 'Cruijff'), and one on the Arabic
-  list by ARABIC_FAMILY_NAME_BOOST ('Bennani'); the two lists (models/name_lists/) are built by
-  models/build_name_lists.py from Wikipedia people's nationalities.
+  common Dutch one or one on a list of the family names of Wikipedia's people of twelve of our languages
+  (models/name_lists/, built by models/build_name_lists.py: 'Bennani' Arabic, 'Sneijder' Dutch, 'Teixeira'
+  Portuguese) by LISTED_FAMILY_NAME_BOOST.
   An Arabic given name beside another family name ('Omar Bradley') multiplies Arabic by PARTICLE_BOOST, and so
   does a mainland pinyin full name Chinese ('Li Na').
 """
 import re
 import unicodedata
+from collections.abc import Set as AbstractSet
 from functools import lru_cache
 from pathlib import Path
 
@@ -110,11 +111,11 @@ _KOREAN_SYLLABLE = re.compile(r"(?:kk|tt|pp|ss|jj|ch|sh|[gkndtrlmbpsjh])?[wy]?(?
 # the GRU, despite the Dutch particle (session 24). Jong, Boer and Lange only after 'de' (Korean Jong; the corpus's
 # German Boer, English and German Lange). Not Berg, Linden, Maas, Smit, Jansen, Janssen, Peters, Jacobs (German or
 # English too, or corpus names under those). Family name plus at most a given name (particles aside): Dutch x
-# DUTCH_FAMILY_NAME_BOOST. That was 200 and not 50 (session 24): the models are surer of another language for these
+# LISTED_FAMILY_NAME_BOOST. That was 200 and not 50 (session 24): the models are surer of another language for these
 # than for the Korean and Vietnamese ones (Bakker Russian 0.87 with the LSTM): of the 50 Dutch rows written before the
 # list, the LSTM had 15 wrong at x50, 8 at x200, 7 at x1000; 5 of those are names the list leaves out (Jansen, Maas,
 # Blom). Since session 26 a second list, built as the Arabic one below, adds the family names of Wikipedia's Dutch
-# people (DUTCH_FAMILY_NAMES), and both lists multiply Dutch by 5000, the factor chosen for that list.
+# people (FAMILY_NAME_LISTS), and both lists multiply Dutch by 5000, the factor chosen for that list.
 DUTCH_SURNAMES = frozenset("""
     dijk bakker visser meijer mulder groot bos vos hendriks leeuwen dekker brouwer wit dijkstra smits graaf meer haan
     vermeulen heuvel veen broek bruijn bruin heijden schouten beek willems vliet ven hoekstra verhoeven koster dam wal
@@ -123,6 +124,7 @@ DUTCH_SURNAMES = frozenset("""
     groenewegen hofman koopman hoogendoorn molenaar ruiter wiersma kok bruggen wijnen dekkers hoek smeets
     vries""".split())
 DUTCH_AFTER_DE = frozenset({"jong", "boer", "lange"})
+_DUTCH_LISTED = DUTCH_SURNAMES | DUTCH_AFTER_DE
 # A family name that only one of our languages writes so (a Korean one, alone or with its given name; a Vietnamese one
 # alone): that language x50, as Dutch for its particles. At x5 'Kim Minjun' stayed Russian; x50 was chosen over x20
 # on the Korean rows (session 23).
@@ -135,33 +137,37 @@ def read_name_list(path: Path) -> frozenset[str]:
     return frozenset(line for line in path.read_text(encoding="utf-8").split("\n") if line and not line.startswith("#"))
 
 
-# Arabic family names: the corpus's Arabic file holds 100 Levantine ones, so the models read most others as another
-# language (Bennani Italian 0.89, Khashoggi Japanese 0.96, Jumblatt English 0.88 with the GRU; 40 family names of
-# well-known people of Arabic-speaking countries, written before the list: 7 / 9 / 4 right, GRU / LSTM / RNN; session
-# 25). The list holds the family names that Wikipedia's people of Arab League nationalities bear and those of our other
-# languages' countries, of Iran, Turkey, Pakistan and Israel mostly do not, as name2nat records them (8,341 words;
-# models/build_name_lists.py says how they are chosen). One of them, with at most one more word beside it (Arabic
-# given names and particles aside), multiplies Arabic by ARABIC_FAMILY_NAME_BOOST. Built from half of name2nat's
-# people and scored on the family names of people of the other half, the factor was chosen between 200, 1000 and 5000
-# on one quarter and measured on the last: Arabic for 0.437 -> 0.582 of Arab people's family names (GRU), 0.11 % more
-# of other people's answered Arabic (README, "Names as signup forms send them").
-ARABIC_FAMILY_NAMES_FILE = NAME_LISTS_DIR / "arabic_family_names.txt"
-ARABIC_FAMILY_NAMES = read_name_list(ARABIC_FAMILY_NAMES_FILE)
-ARABIC_FAMILY_NAME_BOOST = 5000.0
-# Dutch family names, built the same way from Wikipedia's Dutch people (Belgians count neither way: Flemish or Walloon)
-# beyond the hand-made list above (Cruijff, Bergkamp, Sneijder: 15 of 40 well-known Dutch people's names were right
-# with the GRU; session 26). Built from half of name2nat's people, the factor was chosen between 200, 1000 and 5000 on
-# one quarter and measured on the last: Dutch for 0.325 -> 0.476 of Dutch people's family names (GRU), 0.14 % more of
-# other people's answered Dutch.
-DUTCH_FAMILY_NAMES_FILE = NAME_LISTS_DIR / "dutch_family_names.txt"
-DUTCH_FAMILY_NAMES = read_name_list(DUTCH_FAMILY_NAMES_FILE)
-DUTCH_FAMILY_NAME_BOOST = 5000.0
-_DUTCH_ALONE = DUTCH_SURNAMES | DUTCH_FAMILY_NAMES
-_DUTCH_LISTED = _DUTCH_ALONE | DUTCH_AFTER_DE
+# Family names from Wikipedia's people (models/build_name_lists.py says how they are chosen). Arabic first (session
+# 25): the corpus's Arabic file holds 100 Levantine ones, so the models read most others as another language (Bennani
+# Italian 0.89, Khashoggi Japanese 0.96, Jumblatt English 0.88 with the GRU); its list holds the family names that
+# name2nat's people of Arab League nationalities bear and those of our other languages' countries, of Iran, Turkey,
+# Pakistan and Israel mostly do not. Built from half of name2nat's people and scored on the family names of people of
+# the other half, its factor was chosen between 200, 1000 and 5000 on one quarter and measured on the last: Arabic for
+# 0.437 -> 0.582 of Arab people's family names (GRU), 0.11 % more of other people's answered Arabic. Session 26 built
+# Dutch's the same way (Bergkamp, Sneijder: the same choice of 5000; Dutch for 0.325 -> 0.476 of Dutch people's family
+# names, 0.14 % more of other people's answered Dutch), then the other languages whose people name2nat records under
+# their nationalities (not Chinese, Korean or Vietnamese, which Wikipedia often writes family name first, nor Polish or
+# Scottish, which it has no people of, nor Irish, which lowered the validation split). FAMILY_NAME_LISTS is the order
+# the lists take words in (a word is on one list at most). A listed word, with at most one more word beside it (Arabic
+# given names and particles aside), multiplies its language by LISTED_FAMILY_NAME_BOOST: name2nat accuracy 0.593 ->
+# 0.671 and the corpus's test split as served 0.820 -> 0.854 (GRU; README, "Names as signup forms send them").
+FAMILY_NAME_LISTS = ("Arabic", "Dutch", "English", "German", "French", "Italian", "Spanish", "Portuguese", "Russian",
+                     "Czech", "Greek", "Japanese")
+LISTED_FAMILY_NAME_BOOST = 5000.0
+
+
+def family_name_list_file(language: str) -> Path:
+    return NAME_LISTS_DIR / f"{language.lower()}_family_names.txt"
+
+
+# word -> language of the list that holds it, for one dict look a word (149,376 words: +16 MB a process)
+LISTED_FAMILY_NAMES = {word: language for language in FAMILY_NAME_LISTS
+                       for word in read_name_list(family_name_list_file(language))}
 
 
 def family_name_boost(label: str) -> float:
-    return {"Dutch": DUTCH_FAMILY_NAME_BOOST, "Arabic": ARABIC_FAMILY_NAME_BOOST}.get(label, FAMILY_NAME_BOOST)
+    """Korean and Vietnamese family names (FAMILY_NAME_BOOST) or those of a list (Dutch's hand-made one too)."""
+    return FAMILY_NAME_BOOST if label in ("Korean", "Vietnamese") else LISTED_FAMILY_NAME_BOOST
 
 
 _KOREAN_GIVEN_JOINED = re.compile(f"(?:{_KOREAN_SYLLABLE.pattern}){{2}}")  # 'minjun', 'jisoo', 'hyunwoo'
@@ -376,7 +382,7 @@ def vietnamese_full_name(origin: list[str]) -> bool:
 _NOT_LETTERS = re.compile(r"[\W\d_]+")
 
 
-def _origin_holding(normalised: str, names: frozenset[str] | set[str]) -> list[str] | None:
+def _origin_holding(normalised: str, names: AbstractSet[str]) -> list[str] | None:
     """A name's origin words when one of `names` is among them, else None (most names: after one set look). The look
     splits on everything but letters, hyphens and digits too ('omar-khaled', 'kim2'): no list word holds any, so it
     never turns away a name whose origin words hold a list word."""
@@ -410,26 +416,29 @@ def dutch_family_name(normalised: str) -> bool:
     origin = _origin_holding(normalised, _DUTCH_LISTED)
     if origin is None or sum(w not in PARTICLES for w in origin) > 2:
         return False
-    return any(w in _DUTCH_ALONE or (w in DUTCH_AFTER_DE and i and origin[i - 1] == "de")
+    return any(w in DUTCH_SURNAMES or (w in DUTCH_AFTER_DE and i and origin[i - 1] == "de")
                for i, w in enumerate(origin))
 
 
-def arabic_family_name(normalised: str) -> bool:
-    """Whether a name holds a family name on the Arabic list, beside at most one more word other than Arabic given
-    names and particles: 'bennani', 'amin gemayel', 'mohamed ahmed bennani'; not 'anna maria gemayel smith'."""
-    origin = _origin_holding(normalised, ARABIC_FAMILY_NAMES)
-    return origin is not None and sum(w not in PARTICLES and w not in ARABIC_GIVEN_NAMES for w in origin) <= 2
+def listed_family_name_labels(normalised: str) -> set[str]:
+    """The languages of the listed family names a name holds, beside at most one more word other than Arabic given
+    names and particles: 'bennani', 'amin gemayel', 'mohamed ahmed bennani' -> Arabic; 'wesley sneijder' -> Dutch;
+    nothing for 'anna maria gemayel smith'."""
+    origin = _origin_holding(normalised, LISTED_FAMILY_NAMES.keys())
+    if origin is None or sum(w not in PARTICLES and w not in ARABIC_GIVEN_NAMES for w in origin) > 2:
+        return set()
+    return {LISTED_FAMILY_NAMES[w] for w in origin if w in LISTED_FAMILY_NAMES}
 
 
 def family_name_labels(normalised: str) -> set[str]:
-    """The language of a family name only it writes so: 'kim', 'kim minjun', 'kim min-jun' -> Korean; 'bui',
-    'nguyễn' alone -> Vietnamese; 'bakker', 'jan de vries' -> Dutch; 'bennani', 'amin gemayel' -> Arabic."""
+    """The language of a family name only it writes so: 'kim', 'kim minjun', 'kim min-jun' -> Korean; 'bakker', 'jan
+    de vries' -> Dutch; 'bennani', 'amin gemayel' -> Arabic (listed); 'bui', 'nguyễn' alone -> Vietnamese."""
     if korean_name(normalised):
         return {"Korean"}
     if dutch_family_name(normalised):
         return {"Dutch"}
-    if arabic_family_name(normalised):
-        return {"Arabic"}
+    if listed := listed_family_name_labels(normalised):
+        return listed
     origin = _origin_holding(normalised, VIETNAMESE_ONLY_SURNAMES)
     return {"Vietnamese"} if origin is not None and len(origin) == 1 else set()
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from models import build_name_lists, metrics, name_scripts, name_words
 from models.calibration import fit_temperature
-from models.evaluate_realworld import DECORATIONS, DOTTED, load_eval_set
+from models.evaluate_realworld import DECORATIONS, DOTTED, corpus_top1, load_eval_set
 from models.name_predictor import NamePredictor
 from models.name_text import APOSTROPHE_LIKE, JOINED_PARTICLES, normalise, split_joined_particles
 from models.names_data import load_corpus
@@ -170,8 +170,8 @@ def test_vietnamese_family_names_alone(arch, lone):
     assert not [n for n, y in corpus.rows if normalise(n) in only and corpus.labels[y] != "Vietnamese"]
     for name in ("Bui", "Nguyễn", "Dr. Tran"):
         assert name_scripts.family_name_labels(normalise(name)) == {"Vietnamese"}, name
-    for name in ("Le", "Ho", "Nguyen Smith", "Tran Van An"):
-        assert name_scripts.family_name_labels(normalise(name)) == set(), name
+    for name in ("Le", "Ho", "Nguyen Smith", "Tran Van An"):  # Smith is on the English list
+        assert "Vietnamese" not in name_scripts.family_name_labels(normalise(name)), name
 
 
 @pytest.mark.parametrize("arch,more,common,blind,blind2", [("gru", 39, 9, 32, 36), ("lstm", 38, 9, 32, 36),
@@ -193,7 +193,8 @@ def test_dutch_family_names(arch, more, common, blind, blind2):
     assert rows_right(predictor, "dutch-heldout-2:DUTCH") >= (blind2, 40)
     assert rows_right(predictor, "dutch-heldout:controls") >= ({"gru": 12}.get(arch, 9), 13)
     corpus = load_corpus(NAMES_DIR)
-    reached = {(n, corpus.labels[y]) for n, y in corpus.rows if name_scripts.dutch_family_name(n)}
+    reached = {(n, corpus.labels[y]) for n, y in corpus.rows
+               if name_scripts.dutch_family_name(n) or "Dutch" in name_scripts.listed_family_name_labels(n)}
     assert {n for n, label in reached if label != "Dutch"} == {"leck", "von wegberg", "katsnelson"}
     assert len(reached) == 76
     for name in ("Bakker", "Jan de Vries", "van Dijk", "de Jong, Frenkie", "Dr. Visser", "Kok", "Bergkamp",
@@ -204,38 +205,66 @@ def test_dutch_family_names(arch, more, common, blind, blind2):
         assert name_scripts.family_name_labels(normalise(name)) != {"Dutch"}, name
 
 
-@pytest.mark.parametrize("arch,blind,given", [("gru", 36, 26), ("lstm", 36, 27), ("rnn", 35, 26)])
+@pytest.mark.parametrize("arch,blind,given", [("gru", 36, 26), ("lstm", 36, 26), ("rnn", 35, 25)])
 def test_arabic_family_names(arch, blind, given):
     """Bennani was Italian 0.89, Khashoggi Japanese 0.96, Jumblatt English 0.88 (GRU): a family name on the Arabic
     list (models/build_name_lists.py, from name2nat's Wikipedia people) multiplies Arabic by 5000, with at most one more
     word beside it (Arabic given names and particles aside). Before: 7 / 9 / 4 of the 40 arabic-family rows (written
     before the list was built; their people are in Wikipedia, so this is the list's coverage) and 14 / 16 / 15 of the
-    30 given-heldout Arabic rows (28 with the LSTM until the Dutch list took Hakim Ziyech, a Dutch national in
-    Wikipedia, in session 26). Its controls keep their answers; of the corpus, the list reaches 43 Arabic lines and
+    30 given-heldout Arabic rows (with the LSTM 28 until the Dutch list took Hakim Ziyech, a Dutch national in
+    Wikipedia, in session 26, and one more for the LSTM and RNN when the French list took Nabih Berri). Its controls
+    keep their answers; of the corpus, the list reaches 43 Arabic lines and
     three held-out lines of other languages: awad (also Arabic), kaddour and shaer."""
     predictor = NamePredictor.load(CHECKPOINTS / f"names-{arch}")
     assert rows_right(predictor, "arabic-family:ARABIC") >= (blind, 40)
     assert rows_right(predictor, "given-heldout:ARABIC") >= (given, 30)
     assert rows_right(predictor, "arabic-family:controls") >= ({"rnn": 10}.get(arch, 9), 10)
     corpus = load_corpus(NAMES_DIR)
-    reached = {(n, corpus.labels[y]) for n, y in corpus.rows if name_scripts.arabic_family_name(n)}
+    reached = {(n, corpus.labels[y]) for n, y in corpus.rows if "Arabic" in name_scripts.listed_family_name_labels(n)}
     assert {n for n, label in reached if label != "Arabic"} == {"awad", "kaddour", "shaer"}
     assert len(reached) == 46
     for name in ("Bennani", "Amin Gemayel", "Mohamed Ahmed Bennani", "Dr. Gemayel", "Gemayel, Amin", "KHASHOGGI"):
         assert name_scripts.family_name_labels(normalise(name)) == {"Arabic"}, name
     for name in ("Anna Maria Gemayel Smith", "Toscani", "Hamada", "Diane", "Mizrahi", "Hosseini", "Smith"):
-        assert name_scripts.family_name_labels(normalise(name)) == set(), name
+        assert "Arabic" not in name_scripts.family_name_labels(normalise(name)), name  # Toscani: the Italian list
 
 
-@pytest.mark.parametrize("language,path,size", [("Arabic", name_scripts.ARABIC_FAMILY_NAMES_FILE, 8341),
-                                                ("Dutch", name_scripts.DUTCH_FAMILY_NAMES_FILE, 7378)])
-def test_the_lists_as_built(language, path, size):
+@pytest.mark.parametrize("arch,french,portuguese,full,served", [("gru", 31, 39, 65, 0.8538),
+                                                                      ("lstm", 33, 37, 66, 0.8563),
+                                                                      ("rnn", 32, 39, 64, 0.8464)])
+def test_family_name_lists(arch, french, portuguese, full, served):
+    """Session 26's lists of the family names of Wikipedia's English, German, French, Italian, Spanish, Portuguese,
+    Russian, Czech, Greek and Japanese people, built as the Arabic one. With the Arabic and Dutch lists alone: 27 / 29 /
+    28 of the 40 more:FRENCH rows, 29 / 25 / 27 of more:PORTUGUESE, 59 / 60 / 53 of the blind full-name set's 72, and
+    the corpus's test split served 0.8200 / 0.8163 / 0.8053. Polish names, which name2nat has no people for, are on no
+    list: Kowalski (German bearers) and Lewandowska (Russian) had turned German and Russian."""
+    predictor = NamePredictor.load(CHECKPOINTS / f"names-{arch}")
+    assert rows_right(predictor, "more:FRENCH") >= (french, 40)
+    assert rows_right(predictor, "more:PORTUGUESE") >= (portuguese, 40)
+    assert sum(rows_right(predictor, f"full-heldout:{lang.upper()}")[0] for lang in predictor.labels) >= full
+    assert rows_right(predictor, "common:POLISH") >= ({"lstm": 9}.get(arch, 9), 10)
+    assert corpus_top1(predictor, load_corpus(NAMES_DIR)) >= served
+    for name, language in (("Lefebvre", "French"), ("Teixeira", "Portuguese"), ("Gonzalo Higuaín", "Spanish"),
+                           ("Papadimitriou", "Greek"), ("Kurosawa", "Japanese"), ("Wesley Sneijder", "Dutch")):
+        assert name_scripts.listed_family_name_labels(normalise(name)) == {language}, name
+    for name in ("Kowalski", "Lewandowska", "Halilhodžić", "Popescu", "Anna Maria Rossi Smith"):
+        assert name_scripts.listed_family_name_labels(normalise(name)) == set(), name
+
+
+@pytest.mark.parametrize("language,size", [
+    ("Arabic", 8303), ("Dutch", 7348), ("English", 21896), ("German", 23617), ("French", 21176), ("Italian", 14634),
+    ("Spanish", 10341), ("Portuguese", 3033), ("Russian", 20228), ("Czech", 7027), ("Greek", 5006), ("Japanese", 6767)])
+def test_the_lists_as_built(language, size):
     """The shipped lists are what the builder writes: normalised words, sorted, none of another list or of the corpus's
-    training split under another language (which the builder reads to leave them out)."""
+    training split under another language (which the builder reads to leave them out), none that looks Polish or of a
+    language we do not cover."""
+    path = name_scripts.family_name_list_file(language)
     listed = [line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
     assert listed == sorted(set(listed)) and len(listed) == size
     assert all(normalise(w) == w and w.isalpha() and len(w) >= 4 for w in listed)
     assert not set(listed) & build_name_lists.listed_elsewhere(NAMES_DIR, language)
+    assert not [w for w in listed if build_name_lists.left_to_the_models(w)]
+    assert {w for w, lang in name_scripts.LISTED_FAMILY_NAMES.items() if lang == language} == set(listed)
 
 
 def test_the_list_builder():
