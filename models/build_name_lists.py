@@ -21,7 +21,7 @@ A person's family name is the last word of their name (after al-/el-: Al-Farsi i
 English, British and Welsh for English; Latin American ones, Catalan and Basque for Spanish: LANGUAGE_NATIONALITIES)
 bear it and make at least half of its bearers from those countries, our other languages' countries and, for Arabic,
 the neighbouring ones whose names are often Arabic words too (Iran, Turkey, Pakistan, ...: Hosseini is Iranian, not
-Arabic) and Israel (Mizrahi); when no more people of other countries have it as their given name (Diane); when a lone
+Arabic) and Israel (Mizrahi), for the others the countries of languages we do not cover (Norway, Hungary, ...); when no more people of other countries have it as their given name (Diane); when a lone
 bearer is its only one; when it has four letters or more; when neither the corpus's training split lists it under
 another language nor a hand-made list or an earlier list holds it; and when it does not look Polish (name2nat has
 7 Polish people: Kowalski's Wikipedia bearers are mostly German) or of a language we do not cover (-ić, -escu).
@@ -69,6 +69,16 @@ ARABIC_NEIGHBOURS = frozenset(
     "Iranian Pakistani Turk Afghan Azerbaijani Bangladeshi Indonesian Malaysian Indian Somali Senegalese Malian "
     "Nigerian Bosniak Albanian Uzbek Tajik Maldivian Comorian Djiboutian Nigerien Chadian Guinean Gambian Burkinabé "
     "Kazakh Kyrgyz Eritrean Ethiopian Tamil Israeli".split())
+# Nationalities of languages we do not cover, countries of immigrants aside: their bearers count against a list other
+# than Arabic's (which counts its own neighbours), so that a name mostly Norwegian or Hungarian is no sure German answer
+OTHER_LANGUAGE_NATIONALITIES = frozenset(
+    "Norwegian Hungarian Romanian Bulgarian Estonian Lithuanian Latvian Albanian Armenian Macedonian Moldovan "
+    "Montenegrin Maltese Faroese Finn Dane Serb Croat Slovene Bosniak Georgian Filipino Thai Indian Indonesian "
+    "Malaysian Pakistani Iranian Turk Bangladeshi Tamil Nepalese Burmese Cambodian Mongolian Lao Bhutanese Tibetan "
+    "Azerbaijani Kazakh Uzbek Tajik Kyrgyz Afghan Nigerian Ghanaian Kenyan Ugandan Cameroonian Senegalese Ethiopian "
+    "Tanzanian Zambian Malian Guinean Ivorian Congolese Rwandan Burundian Malagasy Somali Eritrean Togolese Beninese "
+    "Gabonese Nigerien Chadian Gambian Liberian Burkinabé Malawian Namibian Botswana Swazi Sotho Israeli Syriac "
+    "Breton".split())
 SHARE = 0.5
 MIN_LETTERS = 4
 
@@ -93,11 +103,12 @@ ARABIC = ListSpec("Arabic", LANGUAGE_NATIONALITIES["Arabic"], ARABIC_NEIGHBOURS)
 
 
 def spec(language: str) -> ListSpec:
-    """Arabic's, or a language's own nationalities against our others' (Belgians count neither way for Dutch and
-    French: their family names are Flemish or Walloon)."""
+    """Arabic's, or a language's own nationalities against our others' and those of languages we do not cover
+    (Belgians count neither way for Dutch and French: their family names are Flemish or Walloon)."""
     if language == "Arabic":
         return ARABIC
-    return ListSpec(language, LANGUAGE_NATIONALITIES[language] - {"Belgian"}, neutral=frozenset({"Belgian"}))
+    return ListSpec(language, LANGUAGE_NATIONALITIES[language] - {"Belgian"}, OTHER_LANGUAGE_NATIONALITIES,
+                    neutral=frozenset({"Belgian"}))
 
 
 DUTCH = spec("Dutch")

@@ -174,8 +174,8 @@ def test_vietnamese_family_names_alone(arch, lone):
         assert "Vietnamese" not in name_scripts.family_name_labels(normalise(name)), name
 
 
-@pytest.mark.parametrize("arch,more,common,blind,blind2", [("gru", 39, 9, 32, 36), ("lstm", 38, 9, 32, 36),
-                                                           ("rnn", 39, 9, 32, 35)])
+@pytest.mark.parametrize("arch,more,common,blind,blind2", [("gru", 38, 9, 32, 36), ("lstm", 37, 9, 32, 36),
+                                                           ("rnn", 38, 9, 32, 35)])
 def test_dutch_family_names(arch, more, common, blind, blind2):
     """Bakker was Russian 0.67, de Vries French 0.58 and Virgil van Dijk Russian 0.59 (GRU): a common Dutch family name
     that no other of our languages writes (session 24's hand-made list), or one on the list that
@@ -185,7 +185,8 @@ def test_dutch_family_names(arch, more, common, blind, blind2):
     people (written after it, before the built list; their people are in Wikipedia, so this is coverage) 15 / 12 / 13 of
     dutch-heldout's 40 and 16 / 16 / 15 of dutch-heldout-2's 40. Its controls (Becker, Baker, Jong, Kim Jong-un) keep
     their answers; of the corpus, the lists reach 73 Dutch lines and three of other languages, none of them in the
-    training split: leck, von wegberg and katsnelson (Mikhail Katsnelson is Dutch in Wikipedia)."""
+    training split: leck, von wegberg and katsnelson (Mikhail Katsnelson is Dutch in Wikipedia). more:DUTCH was one
+    row higher until Norwegians and Danes counted against the list and Blom left it."""
     predictor = NamePredictor.load(CHECKPOINTS / f"names-{arch}")
     assert rows_right(predictor, "more:DUTCH") >= (more, 40)
     assert rows_right(predictor, "common:DUTCH") >= (common, 10)
@@ -252,8 +253,8 @@ def test_family_name_lists(arch, french, portuguese, full, served):
 
 
 @pytest.mark.parametrize("language,size", [
-    ("Arabic", 8303), ("Dutch", 7348), ("English", 21896), ("German", 23617), ("French", 21176), ("Italian", 14634),
-    ("Spanish", 10341), ("Portuguese", 3033), ("Russian", 20228), ("Czech", 7027), ("Greek", 5006), ("Japanese", 6767)])
+    ("Arabic", 8303), ("Dutch", 7335), ("English", 21778), ("German", 23519), ("French", 21150), ("Italian", 14634),
+    ("Spanish", 10312), ("Portuguese", 3034), ("Russian", 20181), ("Czech", 7022), ("Greek", 5021), ("Japanese", 6783)])
 def test_the_lists_as_built(language, size):
     """The shipped lists are what the builder writes: normalised words, sorted, none of another list or of the corpus's
     training split under another language (which the builder reads to leave them out), none that looks Polish or of a
