@@ -21,14 +21,15 @@ A person's family name is the last word of their name (after al-/el-: Al-Farsi i
 English, British and Welsh for English; Latin American ones, Catalan and Basque for Spanish: LANGUAGE_NATIONALITIES)
 bear it and make at least half of its bearers from those countries, our other languages' countries and, for Arabic,
 the neighbouring ones whose names are often Arabic words too (Iran, Turkey, Pakistan, ...: Hosseini is Iranian, not
-Arabic) and Israel (Mizrahi), for the others the countries of languages we do not cover (Norway, Hungary, ...); when no more people of other countries have it as their given name (Diane); when a lone
-bearer is its only one; when it has four letters or more; when neither the corpus's training split lists it under
-another language nor a hand-made list or an earlier list holds it; and when it does not look Polish (name2nat has
-7 Polish people: Kowalski's Wikipedia bearers are mostly German) or of a language we do not cover (-ić, -escu).
-Bearers of other nationalities (American, Canadian, Australian: countries of immigrants; Belgian for Dutch and
-French: Flemish or Walloon) count neither way. No Chinese, Korean or Vietnamese list (Wikipedia mostly writes those
-names family name first, so the last word is a given name), no Polish or Scottish one (no people), and no Irish one:
-the corpus lists many Irish family names under English or Scottish, and an Irish list lowered the validation split.
+Arabic) and Israel (Mizrahi), for the others the countries of languages we do not cover (Norway, Hungary, ...); when
+no more people of other countries have it as their given name (Diane); when a lone bearer is its only one; when it
+has four letters or more; when neither the corpus's training split lists it under another language nor a hand-made
+list or an earlier list holds it; and when it does not look Polish (name2nat has 7 Polish people: Kowalski's
+Wikipedia bearers are mostly German) or of a language we do not cover (-ić, -escu). Bearers of other nationalities
+(American, Canadian, Australian: countries of immigrants; Belgian for Dutch and French: Flemish or Walloon) count
+neither way. No Chinese, Korean or Vietnamese list (Wikipedia often writes those names family name first, so the last
+word is a given name), no Polish or Scottish one (no people), and no Irish one: the corpus lists many Irish family
+names under English or Scottish, and an Irish list lowered the validation split.
 The factors the service applies were chosen on a held-out quarter of the people and the corpus's validation split,
 and measured on another quarter and the test split (README, "Names as signup forms send them").
 """
@@ -102,7 +103,7 @@ class ListSpec:
 ARABIC = ListSpec("Arabic", LANGUAGE_NATIONALITIES["Arabic"], ARABIC_NEIGHBOURS)
 
 
-def spec(language: str) -> ListSpec:
+def list_spec(language: str) -> ListSpec:
     """Arabic's, or a language's own nationalities against our others' and those of languages we do not cover
     (Belgians count neither way for Dutch and French: their family names are Flemish or Walloon)."""
     if language == "Arabic":
@@ -111,7 +112,7 @@ def spec(language: str) -> ListSpec:
                     neutral=frozenset({"Belgian"}))
 
 
-DUTCH = spec("Dutch")
+DUTCH = list_spec("Dutch")
 
 
 def family_name(full_name: str) -> str | None:
@@ -200,7 +201,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     out = args.out or name_scripts.family_name_list_file(args.language)
     words = family_names(load_name2nat(args.name2nat), listed_elsewhere(args.names_dir, args.language),
-                         spec(args.language))
+                         list_spec(args.language))
     header = (f"# {args.language} family names (models/build_name_lists.py; from name2nat 0.5.1, Apache-2.0, a "
               "list of\n# Wikipedia people and their nationalities: https://github.com/Kyubyong/name2nat). "
               "One word a line.\n")
