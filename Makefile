@@ -80,9 +80,7 @@ NAME2NAT_DIR ?= /tmp/n2n
 name-lists: install  ## rebuild models/name_lists/ from name2nat 0.5.1's Wikipedia people (PyPI; fetched, not installed)
 	$(VENV)/bin/pip download -q --no-deps name2nat==0.5.1 -d $(NAME2NAT_DIR)
 	cd $(NAME2NAT_DIR) && unzip -o -q name2nat-0.5.1-py3-none-any.whl
-	for language in $$($(VENV)/bin/python -c "from models.name_scripts import FAMILY_NAME_LISTS; print(*FAMILY_NAME_LISTS)"); do \
-		$(VENV)/bin/python -m models.build_name_lists --name2nat $(NAME2NAT_DIR)/name2nat/name2nats.pkl --language $$language || exit 1; \
-	done
+	$(VENV)/bin/python -m models.build_name_lists --name2nat $(NAME2NAT_DIR)/name2nat/name2nats.pkl
 
 pretrain-encoder: install  ## the shipped encoder's three pretraining runs (~2.5 h on 2 cores); retrain the RNN after
 	bash models/train_shipped.sh encoder

@@ -7,14 +7,12 @@ Dutch file 266 names (Bergkamp, Sneijder, Balkenende; session 26), and so on for
 15,653 distinct names, Wikipedia's people many more (session 26: ten more lists).
 name2nat 0.5.1 (PyPI, Apache-2.0; https://github.com/Kyubyong/name2nat) ships `name2nats.pkl`, 1,074,617 Wikipedia
 person names with 176 nationalities. Fetch it without installing it (that would pull in flair and torch), then build
-the lists in name_scripts.FAMILY_NAME_LISTS order (each leaves out the words of those before it); `make name-lists`
-does all of this:
+the lists, in name_scripts.FAMILY_NAME_LISTS order (each leaves out the words of those before it; `--language` builds
+some of them only); `make name-lists` does all of this:
 
     pip download --no-deps name2nat==0.5.1 -d /tmp/n2n
     unzip -o -q /tmp/n2n/name2nat-0.5.1-py3-none-any.whl -d /tmp/n2n
-    for language in Arabic Dutch English German French Italian Spanish Portuguese Russian Czech Greek Japanese; do
-        python -m models.build_name_lists --name2nat /tmp/n2n/name2nat/name2nats.pkl --language $language
-    done
+    python -m models.build_name_lists --name2nat /tmp/n2n/name2nat/name2nats.pkl
 
 A person's family name is the last word of their name (after al-/el-: Al-Farsi is 'farsi'; after van, de: van Dijk is
 'dijk'). A word is listed when people of the language's nationalities ('own': Arab League nationalities for Arabic;
@@ -127,17 +125,27 @@ def family_name(full_name: str) -> str | None:
     return word if word.isalpha() else None
 
 
-def bearers(people: dict[str, list[str]], spec: ListSpec = ARABIC) -> dict[str, collections.Counter]:
+# Per person: the normalised first word of a name of two words or more (None otherwise), the family name (or None), the
+# nationalities. Normalising is a third of the counting, and the same for every list: done once.
+PersonWords = tuple[str | None, str | None, list[str]]
+
+
+def person_words(people: dict[str, list[str]]) -> list[PersonWords]:
+    return [(normalise(first[0]) if len(first := full_name.split()) > 1 else None, family_name(full_name),
+             nationalities) for full_name, nationalities in people.items()]
+
+
+def bearers(people: list[PersonWords], spec: ListSpec = ARABIC) -> dict[str, collections.Counter]:
     """word -> Counter: as a family name, how many people of the list's nationalities bear it ('own'), of our other
     languages' or the neighbouring countries' ('other'), of any other ('rest'); and how many people of neither the
     list's nor a neighbouring country's nationality bear it as their first word ('given': Diane, Karim)."""
     counts = collections.defaultdict(collections.Counter)
-    for full_name, nationalities in people.items():
+    for first, word, nationalities in people:
         own = not spec.own.isdisjoint(nationalities)
         neighbour = not spec.neighbours.isdisjoint(nationalities)
-        if not (own or neighbour) and len(first := full_name.split()) > 1:
-            counts[normalise(first[0])]["given"] += 1
-        if (word := family_name(full_name)) is None:
+        if not (own or neighbour) and first is not None:
+            counts[first]["given"] += 1
+        if word is None:
             continue
         # a person of the list's nationalities counts as its bearer whatever else they hold (Ahmed Zewail, Egyptian
         # and American); anyone else once for each kind of nationality they hold
@@ -165,21 +173,23 @@ def left_to_the_models(word: str) -> bool:
             or bool(name_scripts.other_language_evidence(word)))
 
 
-def family_names(people: dict[str, list[str]], listed_elsewhere: set[str], spec: ListSpec = ARABIC) -> list[str]:
-    """The listed words, sorted."""
+def family_names(people: list[PersonWords], listed_elsewhere: set[str], spec: ListSpec = ARABIC) -> list[str]:
+    """The listed words, sorted, from person_words(people)."""
     return sorted(word for word, c in bearers(people, spec).items()
                   if qualifies(c) and len(word) >= MIN_LETTERS and word not in listed_elsewhere
                   and not left_to_the_models(word))
 
 
-def listed_elsewhere(names_dir: Path, language: str = "Arabic") -> set[str]:
+def listed_elsewhere(names_dir: Path, language: str = "Arabic", listed: dict[str, str] | None = None) -> set[str]:
     """Words the corpus's training split lists under another language, the hand-made name lists' words and those of
-    the lists before this one in FAMILY_NAME_LISTS: a word is on one list at most."""
+    the lists before this one in FAMILY_NAME_LISTS (`listed`, word -> language; the served lists by default): a word
+    is on one list at most."""
     corpus = load_corpus(names_dir)
     own = corpus.labels.index(language)
     earlier = name_scripts.FAMILY_NAME_LISTS[:name_scripts.FAMILY_NAME_LISTS.index(language)]
+    listed = name_scripts.LISTED_FAMILY_NAMES if listed is None else listed
     return ({name for name, label in corpus.split("train") if label != own}
-            | {word for word, lang in name_scripts.LISTED_FAMILY_NAMES.items() if lang in earlier}
+            | {word for word, lang in listed.items() if lang in earlier}
             | name_scripts.ARABIC_GIVEN_NAMES | name_scripts.DUTCH_SURNAMES | name_scripts.DUTCH_AFTER_DE
             | name_scripts.PINYIN_SURNAMES | set(name_scripts.KOREAN_SURNAMES) | name_scripts.VIETNAMESE_ONLY_SURNAMES)
 
@@ -194,20 +204,24 @@ def load_name2nat(path: Path) -> dict[str, list[str]]:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--name2nat", type=Path, required=True, help="name2nat 0.5.1's name2nat/name2nats.pkl")
-    ap.add_argument("--language", choices=name_scripts.FAMILY_NAME_LISTS, default="Arabic",
-                    help="build the lists in FAMILY_NAME_LISTS order: each leaves out the words of those before it")
+    ap.add_argument("--language", nargs="+", choices=name_scripts.FAMILY_NAME_LISTS,
+                    default=list(name_scripts.FAMILY_NAME_LISTS),
+                    help="the lists to build (default: all), in FAMILY_NAME_LISTS order whatever the order given")
     ap.add_argument("--names-dir", type=Path, default=NAMES_DIR)
-    ap.add_argument("--out", type=Path, help="default: the served list, models/name_lists/<language>_family_names.txt")
+    ap.add_argument("--out-dir", type=Path, default=name_scripts.NAME_LISTS_DIR)
     args = ap.parse_args(argv)
-    out = args.out or name_scripts.family_name_list_file(args.language)
-    words = family_names(load_name2nat(args.name2nat), listed_elsewhere(args.names_dir, args.language),
-                         list_spec(args.language))
-    header = (f"# {args.language} family names (models/build_name_lists.py; from name2nat 0.5.1, Apache-2.0, a "
-              "list of\n# Wikipedia people and their nationalities: https://github.com/Kyubyong/name2nat). "
-              "One word a line.\n")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(header + "".join(f"{w}\n" for w in words), encoding="utf-8")
-    print(f"{len(words)} words -> {out}")
+    people = person_words(load_name2nat(args.name2nat))  # 54 MB: read, hashed, loaded and normalised once for all
+    listed = dict(name_scripts.LISTED_FAMILY_NAMES)  # a list built here replaces the served one for those after it
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    for language in (lang for lang in name_scripts.FAMILY_NAME_LISTS if lang in args.language):
+        words = family_names(people, listed_elsewhere(args.names_dir, language, listed), list_spec(language))
+        listed = {w: lang for w, lang in listed.items() if lang != language} | dict.fromkeys(words, language)
+        out = args.out_dir / name_scripts.family_name_list_file(language).name
+        header = (f"# {language} family names (models/build_name_lists.py; from name2nat 0.5.1, Apache-2.0, a "
+                  "list of\n# Wikipedia people and their nationalities: https://github.com/Kyubyong/name2nat). "
+                  "One word a line.\n")
+        out.write_text(header + "".join(f"{w}\n" for w in words), encoding="utf-8")
+        print(f"{len(words)} words -> {out}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from models.softmax import log_softmax, softmax
 RUNTIMES = ("onnx", "torch")
 # Besides the weights and the manifest, what decides a served probability: this file (calibration, how a full
 # name's parts combine), the script, diacritic and particle rules, how a name comes apart into words and how it
-# is read into characters.
+# is read into characters, and the family-name lists.
 SERVED_CODE = (Path(__file__), Path(name_scripts.__file__), Path(name_words.__file__), Path(name_text.__file__),
                *map(name_scripts.family_name_list_file, name_scripts.FAMILY_NAME_LISTS))
 

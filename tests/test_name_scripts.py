@@ -285,7 +285,7 @@ def test_the_list_builder():
         "Anna Kassis": ["Greek"], "Elias Kassis": ["Lebanese"], "Nadim Kassis": ["Lebanese"],
         "Faisal II": ["Iraqi"], "Abdullah II": ["Jordanian"],                      # too short
     }
-    listed = build_name_lists.family_names(people, listed_elsewhere={"kassis"})
+    listed = build_name_lists.family_names(build_name_lists.person_words(people), listed_elsewhere={"kassis"})
     assert listed == ["farsi", "gemayel", "haddad", "zewail"]
     dutch = {
         "Johan Cruijff": ["Dutch"], "Jordi Cruijff": ["Dutch"],                    # two Dutch bearers
@@ -300,7 +300,8 @@ def test_the_list_builder():
         "Jan Kowalski": ["Dutch"], "Piet Kowalski": ["Dutch"],                     # looks Polish
         "Ivo Jurić": ["Dutch"], "Ante Jurić": ["Dutch"],                           # -ić: a language we lack
     }
-    assert build_name_lists.family_names(dutch, set(), build_name_lists.DUTCH) == ["claes", "cruijff"]
+    assert build_name_lists.family_names(build_name_lists.person_words(dutch), set(),
+                                           build_name_lists.DUTCH) == ["claes", "cruijff"]
     assert build_name_lists.family_name("Ahmad Al-Qasimi") == "qasimi"
     assert build_name_lists.family_name("Zidane") is None
 
